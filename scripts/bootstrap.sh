@@ -17,8 +17,10 @@ wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
     # This machine's pip configuration names mirror folders that may be absent; pip warns about
     # each of them, which hides the messages that matter.
-    .venv/bin/python -m pip install --quiet -e '.[loaders,dev]' 2>&1 |
-        grep -v 'is ignored: it is neither a file nor a directory' >&2 || true
-    [[ ${PIPESTATUS[0]} -eq 0 ]] || { echo "bootstrap: pip install failed (see above)" >&2; exit 1; }
+    if ! .venv/bin/python -m pip install --quiet -e '.[loaders,dev]' 2>&1 |
+        { grep -v 'is ignored: it is neither a file nor a directory' >&2 || true; }; then
+        echo "bootstrap: pip install failed (see above)" >&2
+        exit 1
+    fi
     echo "$wanted" >"$stamp"
 fi
