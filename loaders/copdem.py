@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 from affine import Affine
 
@@ -53,3 +54,17 @@ def cells_covering(bbox: BBox) -> list[tuple[int, int]]:
     lat_floors = range(math.ceil(bbox.south) - 1, math.ceil(bbox.north))
     lon_floors = range(math.floor(bbox.west), math.floor(bbox.east) + 1)
     return [(lat, lon) for lat in reversed(lat_floors) for lon in lon_floors]
+
+
+def parse_cell_id(stem: str) -> tuple[int, int]:
+    """(lat_floor, lon_floor) of a cell file stem; the inverse of :func:`cell_id`."""
+    match = _CELL_ID.fullmatch(stem)
+    if match is None:
+        raise ValueError(f"{stem!r} is not a Copernicus DEM GLO-30 cell name")
+    ns, lat, ew, lon = match.groups()
+    return (int(lat) if ns == "N" else -int(lat)), (int(lon) if ew == "E" else -int(lon))
+
+
+#: The file stem of a GLO-30 cell; also the Snakemake wildcard constraint of demo cells.
+CELL_ID_PATTERN = r"Copernicus_DSM_COG_10_([NS])(\d{2})_00_([EW])(\d{3})_00_DEM"
+_CELL_ID = re.compile(CELL_ID_PATTERN)

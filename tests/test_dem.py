@@ -1,0 +1,160 @@
+"""DEM loader: slope on analytic surfaces, mosaics across cell edges, and its data errors."""
+
+import math
+
+import hickle
+import numpy as np
+import pytest
+import rasterio
+from rasterio.windows import Window
+
+from loaders import dem
+from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cell_transform
+from loaders.errors import TileDataError
+from loaders.tiles import BBox, tile_bbox
+
+# A plane tilted 0.10 east and 0.05 north: slope = atan(hypot(0.10, 0.05)).
+PLANE_DX, PLANE_DY = 0.10, 0.05
+PLANE_SLOPE = math.degrees(math.atan(math.hypot(PLANE_DX, PLANE_DY)))
+
+
+def plane(lon0: float, lat0: float):
+    """Elevation of the plane above, in metres, for lon/lat arrays near (lon0, lat0)."""
+    lon_m, lat_m = dem.metres_per_degree(lat0)
+
+    def elevation(lon, lat):
+        return 500 + PLANE_DX * (lon - lon0) * lon_m + PLANE_DY * (lat - lat0) * lat_m
+
+    return elevation
+
+
+def write_cell(root, lat_floor: int, lon_floor: int, elevation, around: BBox):
+    """A Copernicus-shaped cell on disk holding ``elevation`` over the part near ``around``.
+
+    Sparse tiled GeoTIFF: only the window the test needs is written, the rest stays empty.
+    """
+    columns = cell_columns(lat_floor)
+    transform = cell_transform(lat_floor, lon_floor)
+    name = cell_id(lat_floor, lon_floor)
+    path = root / name / f"{name}.tif"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pad = around.buffered(0.01)
+    row0 = max(0, math.floor((lat_floor + 1 - pad.north) * CELL_ROWS))
+    row1 = min(CELL_ROWS, math.ceil((lat_floor + 1 - pad.south) * CELL_ROWS))
+    col0 = max(0, math.floor((pad.west - lon_floor) * columns))
+    col1 = min(columns, math.ceil((pad.east - lon_floor) * columns))
+    profile = dict(
+        driver="GTiff", width=columns, height=CELL_ROWS, count=1, dtype="float32",
+        crs="EPSG:4326", transform=transform, tiled=True, blockxsize=256, blockysize=256,
+        sparse_ok=True,
+    )  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        if row0 < row1 and col0 < col1:
+            lat = lat_floor + 1 - np.arange(row0, row1) / CELL_ROWS
+            lon = lon_floor + np.arange(col0, col1) / columns
+            values = elevation(lon[None, :], lat[:, None]).astype(np.float32)
+            dst.write(values, 1, window=Window(col0, row0, col1 - col0, row1 - row0))
+    return path
+
+
+def cells_for(root, bbox: BBox, elevation):
+    for lat_floor, lon_floor in dem.source_cells(bbox):
+        write_cell(root, lat_floor, lon_floor, elevation, bbox)
+    return lambda name: str(root / name / f"{name}.tif")
+
+
+def test_plane_of_known_gradient_gives_exact_slope():
+    rows, cols = np.mgrid[0:12, 0:9].astype(np.float64)
+    elevation = 0.3 * cols * 10.0 + 0.4 * rows * 20.0  # dz/dx = 0.3, dz/dy = 0.4
+    slope = dem.slope_degrees(elevation, dx_m=10.0, dy_m=20.0)
+    assert slope.dtype == np.float32
+    np.testing.assert_allclose(slope, math.degrees(math.atan(0.5)), rtol=1e-6)
+
+
+def test_flat_ground_is_raised_to_the_floor():
+    slope = dem.slope_degrees(np.full((7, 7), 123.0), dx_m=10.0, dy_m=10.0)
+    assert (slope == np.float32(dem.SLOPE_FLOOR_DEG)).all()
+
+
+def test_border_is_cropped_and_only_interior_neighbours_count():
+    elevation = np.zeros((6, 8))
+    elevation[0, :] = 1000.0  # a cliff in the top border row only
+    slope = dem.slope_degrees(elevation, dx_m=10.0, dy_m=10.0)
+    assert slope.shape == (4, 6)
+    # The first output row sees the cliff through its northern neighbour, the others do not.
+    assert (slope[0] > 80).all()
+    assert (slope[1:] == np.float32(dem.SLOPE_FLOOR_DEG)).all()
+
+
+def test_tile_grid_is_600_by_600_at_a_third_of_an_arc_second():
+    bbox = tile_bbox(-1.6944, 6.6389)
+    assert dem.output_shape(bbox) == (600, 600)
+    lats, lons = dem.grid_centres(bbox)
+    assert lats[0] == pytest.approx(bbox.north - dem.OUTPUT_RES_DEG / 2)
+    assert lons[-1] == pytest.approx(bbox.east - dem.OUTPUT_RES_DEG / 2)
+
+
+def test_slope_on_tile_from_one_cell_matches_the_plane(tmp_path):
+    bbox = tile_bbox(-1.6944, 6.6389)
+    cell_url = cells_for(tmp_path, bbox, plane(-1.6944, 6.6389))
+    bands = dem.read_elevation_bands(bbox, cell_url)
+    assert len(bands) == 1
+    slope = dem.slope_on_tile(bands, bbox)
+    assert slope.shape == (600, 600)
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "cells"),
+    [
+        (-1.0278, 6.6389, 2),  # east edge on the -1 degree meridian
+        (-1.6944, 7.0278, 2),  # south edge on the 7 degree parallel
+        (-0.9722, 6.9722, 4),  # north-west corner on (-1, 7): four cells
+    ],
+)
+def test_mosaic_across_degree_lines_has_no_seam(tmp_path, lon, lat, cells):
+    bbox = tile_bbox(lon, lat)
+    assert len(dem.source_cells(bbox)) == cells
+    cell_url = cells_for(tmp_path, bbox, plane(lon, lat))
+    slope = dem.slope_on_tile(dem.read_elevation_bands(bbox, cell_url), bbox)
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
+
+
+def test_mosaic_across_the_50_degree_change_of_column_spacing(tmp_path):
+    # North of 50N cells have 2400 columns, south of it 3600: rows of both must join exactly.
+    bbox = tile_bbox(10.0278, 50.0278)
+    assert {cell_columns(lat) for lat, _ in dem.source_cells(bbox)} == {2400, 3600}
+    cell_url = cells_for(tmp_path, bbox, plane(10.0278, 50.0278))
+    slope = dem.slope_on_tile(dem.read_elevation_bands(bbox, cell_url), bbox)
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
+
+
+def test_missing_cell_is_a_tile_data_error_naming_the_cell(tmp_path):
+    bbox = tile_bbox(-1.0278, 6.6389)
+    cells_for(tmp_path, bbox, plane(-1.0, 6.6))
+    (tmp_path / cell_id(6, -1) / f"{cell_id(6, -1)}.tif").unlink()
+    with pytest.raises(TileDataError, match=cell_id(6, -1)) as err:
+        dem.read_elevation_bands(bbox, lambda name: str(tmp_path / name / f"{name}.tif"))
+    assert err.value.reason == "missing_data"
+
+
+def test_non_finite_elevation_is_a_tile_data_error(tmp_path):
+    bbox = tile_bbox(-1.6944, 6.6389)
+    flat_with_hole = lambda lon, lat: np.where((lon > -1.70) & (lat > 6.64), np.nan, 200.0)  # noqa: E731
+    cell_url = cells_for(tmp_path, bbox, flat_with_hole)
+    with pytest.raises(TileDataError) as err:
+        dem.slope_on_tile(dem.read_elevation_bands(bbox, cell_url), bbox)
+    assert err.value.reason == "bad_data"
+
+
+def test_run_writes_the_contract_file_atomically(tmp_path):
+    tile = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
+    cells_for(tmp_path / "cop", tile_bbox(tile["lon"], tile["lat"]), plane(-1.6944, 6.6389))
+    out = tmp_path / "ard" / "2023/raw/1655/1083/raw/misc/dem_1655X1083Y.hkl"
+    spec = {"tile": tile, "outputs": {"dem": str(out)}, "dem_root": str(tmp_path / "cop")}
+    summary = dem.run(spec)
+    slope = hickle.load(out)
+    assert slope.dtype == np.float32 and slope.shape == (600, 600)
+    assert np.isfinite(slope).all()
+    assert summary["slope_deg"]["median"] == pytest.approx(PLANE_SLOPE, abs=2e-3)
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
