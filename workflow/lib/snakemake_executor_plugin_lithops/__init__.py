@@ -1,1 +1,301 @@
-"""x"""
+"""Snakemake executor plugin that runs tile jobs as Lithops calls, one ``map`` per region.
+
+A rule opts in with two params: ``loader`` (the JSON-able job spec handed to
+``loaders.jobs.run_job`` in the worker) and ``lithops`` (``region``, ``config`` - a Lithops
+config file -, ``memory_mb`` and ``retries``). Workers write their outputs themselves; the
+executor reports each call's outcome to Snakemake, retries calls that failed for reasons other
+than the tile's data, and appends every attempt to a JSON-lines run log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+import traceback
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lithops
+import yaml
+from lithops.wait import ALWAYS
+from snakemake_interface_common.exceptions import WorkflowError
+from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
+from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
+from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
+
+from loaders.errors import TileDataError
+from loaders.jobs import run_job
+
+
+@dataclass
+class ExecutorSettings(ExecutorSettingsBase):
+    status_interval: float = field(
+        default=1.0,
+        metadata={
+            "help": "Seconds between two status checks of the running Lithops calls "
+            "(default 1). Raise it for runs of many thousand calls.",
+            "env_var": False,
+            "required": False,
+        },
+    )
+    run_log_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder of the run logs: one JSON-lines file per run, one line per call "
+            "attempt with its result or error and the Lithops stats. Default: "
+            "<report_dir>/run_logs, with report_dir from the workflow config.",
+            "env_var": False,
+            "required": False,
+        },
+    )
+
+
+common_settings = CommonSettings(
+    # Calls run in Lithops workers (local processes or Lambda), not in this process.
+    non_local_exec=True,
+    # Lambda workers share no file system with us; they read sources and write outputs
+    # themselves, local paths for the localhost backend and s3:// keys for Lambda ...
+    implies_no_shared_fs=True,
+    # ... so Snakemake must neither stage files nor demand a default storage provider.
+    can_transfer_local_files=True,
+    # Workers run the loaders, never Snakemake: nothing to deploy or to pass on a command line.
+    job_deploy_sources=False,
+    pass_default_storage_provider_args=False,
+    pass_default_resources_args=False,
+    pass_envvar_declarations_to_cmd=False,
+    auto_deploy_default_storage_provider=False,
+    init_seconds_before_status_checks=0,
+)
+
+
+class Executor(RemoteExecutor):
+    def __post_init__(self):
+        self.settings: ExecutorSettings = self.workflow.executor_settings
+        self.next_seconds_between_status_checks = self.settings.status_interval
+        self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
+        log_dir = self.settings.run_log_dir or os.path.join(
+            self.workflow.config.get("report_dir", "results/job_reports"), "run_logs"
+        )
+        self.run_log = Path(log_dir) / f"{self.run_id}.jsonl"
+        self.function_executors: dict[str, lithops.FunctionExecutor] = {}
+
+    def run_job(self, job: JobExecutorInterface):
+        self.run_jobs([job])
+
+    def run_jobs(self, jobs: list[JobExecutorInterface]):
+        batches = defaultdict(list)
+        for job in jobs:
+            options = lithops_options(job)
+            batches[(options["config"], options["region"], options["memory_mb"])].append(job)
+        for (config_file, region, memory_mb), batch in batches.items():
+            fexec = self.function_executor(config_file, region, batch)
+            for job in batch:
+                self.run_job_pre(job)
+            futures = fexec.map(
+                run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
+            )
+            for job, future in zip(batch, futures, strict=True):
+                self.report_job_submission(
+                    SubmittedJobInfo(
+                        job,
+                        external_jobid=f"{future.executor_id}/{future.job_id}/{future.call_id}",
+                        aux={"future": future, "fexec": fexec, "attempt": 1},
+                    )
+                )
+
+    async def check_active_jobs(
+        self, active_jobs: list[SubmittedJobInfo]
+    ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        by_executor = defaultdict(list)
+        for info in active_jobs:
+            by_executor[id(info.aux["fexec"])].append(info)
+        async with self.status_rate_limiter:
+            for infos in by_executor.values():
+                infos[0].aux["fexec"].wait(
+                    [info.aux["future"] for info in infos],
+                    throw_except=False,
+                    return_when=ALWAYS,
+                    show_progressbar=False,
+                )
+        for info in active_jobs:
+            future = info.aux["future"]
+            if not (future.done or future.ready):
+                yield info
+                continue
+            result, error = call_outcome(future)
+            retry = error is not None and not isinstance(error, TileDataError)
+            retry = retry and info.aux["attempt"] <= lithops_options(info.job)["retries"]
+            self.log_attempt(info, result, error, final=not retry)
+            if error is None:
+                summary = json.dumps(result, indent=2, sort_keys=True)
+                write_job_log(info, f"success after {info.aux['attempt']} attempt(s)\n", summary)
+                self.report_job_success(info)
+            elif retry:
+                self.resubmit(info)
+                yield info
+            else:
+                message = describe_error(error, info.aux["attempt"])
+                write_job_log(info, message, traceback_tail(error))
+                self.report_job_error(info, msg=message)
+
+    def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]):
+        # Calls not started are dropped; running localhost calls are killed (a running Lambda
+        # call cannot be, but its atomic write never leaves a partial output). Snakemake then
+        # marks none of these jobs as done.
+        stop = KeyboardInterrupt("the Snakemake run was cancelled")
+        for fexec in self.function_executors.values():
+            fexec.invoker.stop()
+            job_keys = {
+                info.aux["future"].job_key for info in active_jobs if info.aux["fexec"] is fexec
+            }
+            fexec.compute_handler.clear(job_keys, exception=stop)
+
+    def shutdown(self):
+        super().shutdown()
+        for fexec in self.function_executors.values():
+            fexec.clean(clean_cloudobjects=False, force=True, on_exit=True)
+
+    def function_executor(
+        self, config_file: str, region: str, jobs: list[JobExecutorInterface]
+    ) -> lithops.FunctionExecutor:
+        """The Lithops executor of one region, created on first use."""
+        if config_file not in self.function_executors:
+            config = load_lithops_config(config_file)
+            backend = config.get("lithops", {}).get("backend", "localhost")
+            local_outputs = [path for job in jobs for path in job.output if "://" not in path]
+            if backend != "localhost" and local_outputs:
+                raise WorkflowError(
+                    f"The Lithops config {config_file} for region {region} runs calls on "
+                    f"{backend}, whose workers cannot write to this machine, but the outputs "
+                    f"are local files (e.g. {local_outputs[0]}). Set an S3 destination with "
+                    "--config dest=s3://bucket/prefix, or use the localhost Lithops config."
+                )
+            try:
+                self.function_executors[config_file] = lithops.FunctionExecutor(config=config)
+            except Exception as err:
+                raise WorkflowError(
+                    f"Lithops could not start an executor for region {region} from "
+                    f"{config_file}: {err}. Check that file and, for AWS, your credentials."
+                ) from err
+        return self.function_executors[config_file]
+
+    def resubmit(self, info: SubmittedJobInfo):
+        options = lithops_options(info.job)
+        fexec = info.aux["fexec"]
+        info.aux["future"] = fexec.call_async(
+            run_job, (info.job.params.loader,), runtime_memory=options["memory_mb"]
+        )
+        info.aux["attempt"] += 1
+        self.logger.info(
+            f"Retrying job {info.job.jobid} ({info.job.name}), attempt {info.aux['attempt']} "
+            f"of {options['retries'] + 1}."
+        )
+
+    def log_attempt(self, info: SubmittedJobInfo, result, error, final: bool):
+        """Append one call attempt to this run's JSON-lines log."""
+        job = info.job
+        options = lithops_options(job)
+        record = {
+            "run_id": self.run_id,
+            "jobid": job.jobid,
+            "rule": job.name,
+            "wildcards": dict(job.wildcards.items()),
+            "outputs": list(job.output),
+            "region": options["region"],
+            "memory_mb": options["memory_mb"],
+            "backend": info.aux["fexec"].backend,
+            "call": info.external_jobid,
+            "attempt": info.aux["attempt"],
+            "final": final,
+            "status": call_status(error),
+            "reason": getattr(error, "reason", None),
+            "error": None if error is None else f"{type(error).__name__}: {error}",
+            "traceback_tail": None if error is None else traceback_tail(error),
+            "result": result,
+            "stats": {k: v for k, v in info.aux["future"].stats.items() if is_number(v)},
+        }
+        self.run_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.run_log, "a") as log:
+            log.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def lithops_options(job: JobExecutorInterface) -> dict:
+    """The rule's ``lithops`` params; a rule without them cannot run through this executor."""
+    options = getattr(job.params, "lithops", None)
+    if not options or not hasattr(job.params, "loader"):
+        raise WorkflowError(
+            f"Rule {job.name} has no 'loader' and 'lithops' params, so the lithops executor "
+            "cannot run it. Declare it in localrules, or give it both params."
+        )
+    return options
+
+
+def load_lithops_config(path: str) -> dict:
+    """Read a Lithops config file, expanding ``${VAR}`` from the environment.
+
+    For the localhost backend the workers run this very interpreter: Lithops would otherwise
+    start ``python`` from PATH, which lacks the loaders outside an activated environment.
+    """
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise WorkflowError(
+            f"Cannot read the Lithops config {path}: {err.strerror}. Point the config key "
+            "lithops_config at an existing file (see config/lithops/)."
+        ) from err
+    unset = sorted({name for name in re.findall(r"\$\{(\w+)\}", text) if name not in os.environ})
+    if unset:
+        raise WorkflowError(
+            f"The Lithops config {path} uses the environment variable(s) {', '.join(unset)}, "
+            "which are not set. Export them (see README, 'Running on AWS') and run again."
+        )
+    config = yaml.safe_load(os.path.expandvars(text)) or {}
+    if config.get("lithops", {}).get("backend", "localhost") == "localhost":
+        config.setdefault("localhost", {}).setdefault("runtime", sys.executable)
+    return config
+
+
+def call_outcome(future) -> tuple[object, BaseException | None]:
+    """The call's result, or the exception it raised in the worker (or that ended the worker)."""
+    # Lithops installs its own sys.excepthook when it re-raises; keep ours.
+    hook = sys.excepthook
+    try:
+        return future.result(throw_except=True), None
+    except Exception as err:
+        return None, err
+    finally:
+        sys.excepthook = hook
+
+
+def call_status(error: BaseException | None) -> str:
+    """``success``, ``failed`` (the tile's data is at fault) or ``error`` (anything else)."""
+    if error is None:
+        return "success"
+    return "failed" if isinstance(error, TileDataError) else "error"
+
+
+def describe_error(error: BaseException, attempts: int) -> str:
+    kind = "tile data problem, not retried" if isinstance(error, TileDataError) else "error"
+    return f"{type(error).__name__} ({kind}) after {attempts} attempt(s): {error}\n"
+
+
+def traceback_tail(error: BaseException, lines: int = 15) -> str:
+    return "".join(traceback.format_exception(error)[-lines:])
+
+
+def write_job_log(info: SubmittedJobInfo, headline: str, body: str) -> None:
+    """Write the call's outcome to the rule's log file, where --show-failed-logs looks."""
+    for log_path in info.job.log:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(log_path).write_text(f"{headline}{body}\n")
+
+
+def is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
