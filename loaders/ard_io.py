@@ -1,28 +1,39 @@
-"""Writing ARD arrays: hickle files, replaced atomically so no reader ever sees half a file."""
+"""Writing files so that no reader ever sees half of one: write aside, then rename into place."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import hickle
 import numpy as np
 
 
-def write_hkl(array: np.ndarray, dest: str | os.PathLike) -> None:
-    """Write one array as a gzip-compressed hickle file at ``dest``.
+def replace_atomically(dest: str | os.PathLike, write: Callable[[str], object]) -> None:
+    """Call ``write(tmp)`` on a temporary path next to ``dest``, then rename it over ``dest``.
 
-    The file is written next to ``dest`` under a temporary name that cannot pass for an output
-    and renamed over it once complete, so a killed writer leaves either the old file or none.
+    The temporary name (``.<name>.<random>.partial``) cannot pass for an output, and a killed
+    writer leaves either the old file or none; a failed write removes its temporary file.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".partial")
     os.close(fd)
     try:
-        hickle.dump(np.ascontiguousarray(array), tmp, mode="w", compression="gzip")
+        write(tmp)
+        # mkstemp creates the file private to its owner; outputs are ordinary readable files.
+        os.chmod(tmp, 0o644)
         os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_hkl(array: np.ndarray, dest: str | os.PathLike) -> None:
+    """Write one array as a gzip-compressed hickle file at ``dest``, atomically."""
+    replace_atomically(
+        dest,
+        lambda tmp: hickle.dump(np.ascontiguousarray(array), tmp, mode="w", compression="gzip"),
+    )

@@ -5,10 +5,10 @@ import re
 
 import pytest
 import yaml
+from workflow_runner import REPO
 
 from ttc_ard.keys import ARD_FILES, ard_keys
 from ttc_ard.settings import ConfigError, load_schema, validate_config
-from workflow_runner import REPO
 
 SCHEMA = load_schema(REPO / "workflow/schemas/config.schema.yaml")
 SHIPPED = yaml.safe_load((REPO / "config/config.yaml").read_text())

@@ -7,8 +7,6 @@ executor reports each call's outcome to Snakemake, retries calls that failed for
 than the tile's data, and appends every attempt to a JSON-lines run log.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re
@@ -45,8 +43,8 @@ class ExecutorSettings(ExecutorSettingsBase):
             "required": False,
         },
     )
-    run_log_dir: str | None = field(
-        default=None,
+    run_log_dir: str = field(
+        default="",
         metadata={
             "help": "Folder of the run logs: one JSON-lines file per run, one line per call "
             "attempt with its result or error and the Lithops stats. Default: "

@@ -1,0 +1,20 @@
+# ttc-ard: a tile request in, Analysis Ready Data for Tropical Tree Cover out.
+# Every ARD file of every requested tile is a target; Snakemake skips the ones that exist.
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/request.smk"
+include: "workflow/rules/demo_archive.smk"
+include: "workflow/rules/dem.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

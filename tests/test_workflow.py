@@ -1,0 +1,85 @@
+"""The workflow end to end: Snakemake -> lithops executor -> Lithops localhost -> DEM ARD."""
+
+import json
+import re
+
+import hickle
+import numpy as np
+import pytest
+from workflow_runner import Workflow, write_request
+
+pytestmark = pytest.mark.workflow
+
+TILES = ["1655X1083Y", "1656X1084Y"]
+
+
+def dem_file(dest, tile):
+    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
+    return dest / f"2023/raw/{x_tile}/{y_tile}/raw/misc/dem_{tile}.hkl"
+
+
+def jobs_run(stdout_and_err: str, rule: str) -> int:
+    """How many jobs of ``rule`` Snakemake reported as started."""
+    return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", stdout_and_err, re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def two_tile_run(tmp_path_factory, demo_archive):
+    """One real run over two tiles; later tests re-run the same folder."""
+    workdir = tmp_path_factory.mktemp("run")
+    request = write_request(workdir / "request.json", {"2023": TILES})
+    workflow = Workflow(workdir, demo_archive, request)
+    first = workflow.run()
+    return workflow, first
+
+
+def test_first_run_writes_valid_dem_files_for_every_tile(two_tile_run):
+    workflow, first = two_tile_run
+    dest = workflow.workdir / "results/ard"
+    for tile in TILES:
+        slope = hickle.load(dem_file(dest, tile))
+        assert slope.dtype == np.float32
+        assert slope.shape == (600, 600)
+        assert np.isfinite(slope).all()
+        assert slope.min() >= 0.02 and slope.max() < 90
+        assert slope.std() > 0.1  # real terrain, not a constant
+    assert jobs_run(first.stderr, "dem") == 2
+    csv = (workflow.workdir / "results/tiles.csv").read_text().splitlines()
+    assert csv[0] == "Year,X,Y,Y_tile,X_tile" and len(csv) == 3
+
+
+def test_every_call_is_in_the_run_log(two_tile_run):
+    workflow, _ = two_tile_run
+    logs = list((workflow.workdir / "results/job_reports/run_logs").glob("*.jsonl"))
+    records = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
+    dem_records = [r for r in records if r["rule"] == "dem"]
+    assert (
+        sorted(f"{r['wildcards']['x_tile']}X{r['wildcards']['y_tile']}Y" for r in dem_records)
+        == TILES
+    )
+    for record in dem_records:
+        assert record["status"] == "success" and record["attempt"] == 1
+        assert record["backend"] == "localhost" and record["region"] == "eu-central-1"
+        assert record["stats"]["worker_end_tstamp"] >= record["stats"]["worker_start_tstamp"]
+        assert record["result"]["shape"] == [600, 600]
+
+
+def test_second_run_has_nothing_to_do(two_tile_run):
+    workflow, _ = two_tile_run
+    dest = workflow.workdir / "results/ard"
+    before = {tile: dem_file(dest, tile).stat().st_mtime_ns for tile in TILES}
+    again = workflow.run()
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert {tile: dem_file(dest, tile).stat().st_mtime_ns for tile in TILES} == before
+
+
+def test_deleting_one_output_reruns_exactly_that_job(two_tile_run):
+    workflow, _ = two_tile_run
+    dest = workflow.workdir / "results/ard"
+    kept_mtime = dem_file(dest, TILES[1]).stat().st_mtime_ns
+    original = hickle.load(dem_file(dest, TILES[0]))
+    dem_file(dest, TILES[0]).unlink()
+    rerun = workflow.run()
+    assert jobs_run(rerun.stderr, "dem") == 1
+    assert dem_file(dest, TILES[1]).stat().st_mtime_ns == kept_mtime
+    np.testing.assert_array_equal(hickle.load(dem_file(dest, TILES[0])), original)

@@ -1,0 +1,68 @@
+"""Running the real workflow from tests: Snakemake in a subprocess, in a scratch folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def write_request(path: Path, tiles_by_year: dict[str, list[str]]) -> Path:
+    """A one-project request asking for ``tiles_by_year``."""
+    request = {
+        "test-project": {year: {"missing_tiles": ids} for year, ids in tiles_by_year.items()}
+    }
+    path.write_text(json.dumps(request))
+    return path
+
+
+class Workflow:
+    """The repository's workflow run from a scratch working directory.
+
+    Paths in the shipped config are relative to the working directory, so the test passes the
+    repository's files by absolute path; the demo archive is shared between tests.
+    """
+
+    def __init__(self, workdir: Path, archive: Path, request: Path):
+        self.workdir = workdir
+        self.config = {
+            "request": str(request),
+            "tiledb": str(REPO / "config/tiles.parquet"),
+            "demo_archive": str(archive),
+            "lithops_config": json.dumps(
+                {
+                    "eu-central-1": str(REPO / "config/lithops/localhost.yaml"),
+                    "us-west-2": str(REPO / "config/lithops/localhost.yaml"),
+                }
+            ),
+        }
+
+    def run(self, *args: str, check: bool = True, **config) -> subprocess.CompletedProcess:
+        settings = self.config | {k: str(v) for k, v in config.items()}
+        command = [
+            SNAKEMAKE,
+            "--snakefile", str(REPO / "Snakefile"),
+            "--configfile", str(REPO / "config/config.yaml"),
+            "--cores", "2",
+            "--config", *(f"{key}={value}" for key, value in settings.items()),
+            *args,
+        ]  # fmt: skip
+        result = subprocess.run(
+            command,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"snakemake exited {result.returncode}\n--- stdout\n{result.stdout}\n"
+                f"--- stderr\n{result.stderr[-6000:]}"
+            )
+        return result

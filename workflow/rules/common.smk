@@ -1,0 +1,118 @@
+import os
+
+from snakemake.exceptions import WorkflowError
+
+from loaders.copdem import CELL_ID_PATTERN, cell_id
+from loaders.dem import source_cells
+from loaders.tiles import tile_bbox
+from ttc_ard.keys import ard_keys, key_patterns
+from ttc_ard.request import RequestError, load_request_tiles
+from ttc_ard.settings import ConfigError, load_schema, validate_config
+
+
+try:
+    validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+if "://" in config["dest"]:
+    raise WorkflowError(
+        f"dest = {config['dest']!r}: this version writes to a local folder only (S3 "
+        "destinations are not implemented yet). Use --config dest=PATH."
+    )
+
+for product in config["products"]:
+    region = config[f"{product}_region"]
+    if region not in config["lithops_config"]:
+        raise WorkflowError(
+            f"{product}_region = {region!r} has no Lithops config: lithops_config names only "
+            f"{', '.join(config['lithops_config'])}. Add {region} to lithops_config or pick "
+            "one of those regions."
+        )
+
+try:
+    REQUEST = load_request_tiles(config["request"], config["tiledb"])
+except RequestError as err:
+    raise WorkflowError(str(err)) from None
+logger.info(REQUEST.summary())
+
+# (year, x_tile, y_tile) -> tile centre (lon, lat): the rules' tile parameters.
+TILE_CENTRES = {
+    (row.Year, row.X_tile, row.Y_tile): (row.X, row.Y)
+    for row in REQUEST.tiles.itertuples(index=False)
+}
+DEST = config["dest"].rstrip("/")
+DEMO_ARCHIVE = config["demo_archive"].rstrip("/")
+
+
+wildcard_constraints:
+    year=r"\d{4}",
+    x_tile=r"\d+",
+    y_tile=r"\d+",
+    cell=CELL_ID_PATTERN,
+
+
+def get_final_output():
+    """Every ARD file of every requested tile, and the request's tiles CSV."""
+    targets = [
+        f"{DEST}/{key}"
+        for year, x_tile, y_tile in TILE_CENTRES
+        for key in ard_keys(year, x_tile, y_tile, config["products"])
+    ]
+    return targets + [config["tiles_csv"]]
+
+
+def ard_outputs(product):
+    """Named output patterns of a product's rule, under the destination root."""
+    return {name: f"{DEST}/{pattern}" for name, pattern in key_patterns(product).items()}
+
+
+def tile_of(wildcards):
+    """The tile's fields as the loaders take them, looked up in the request's tile table."""
+    key = (int(wildcards.year), int(wildcards.x_tile), int(wildcards.y_tile))
+    if key not in TILE_CENTRES:
+        raise WorkflowError(
+            f"Tile {key[1]}X{key[2]}Y of {key[0]} is not in the request {config['request']}; "
+            "only the request's tiles can be built. Add it to the request's missing_tiles."
+        )
+    lon, lat = TILE_CENTRES[key]
+    return {"year": key[0], "x_tile": key[1], "y_tile": key[2], "lon": lon, "lat": lat}
+
+
+def loader_spec(product, wildcards, output):
+    """The job spec a worker runs (loaders.jobs.run_job): plain data, absolute paths."""
+    spec = {
+        "product": product,
+        "tile": tile_of(wildcards),
+        "outputs": {name: os.path.abspath(path) for name, path in output.items()},
+    }
+    return spec | source_settings(product)
+
+
+def source_settings(product):
+    """Where a product's loader reads its sources, for the configured source."""
+    if product == "dem":
+        if config["source"] == "demo":
+            return {"dem_root": os.path.abspath(f"{DEMO_ARCHIVE}/copernicus-dem-30m")}
+        return {"dem_root": "s3://copernicus-dem-30m", "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"}}
+    raise WorkflowError(f"no source settings for product {product}")
+
+
+def lithops_options(product):
+    """How the lithops executor runs a product's calls."""
+    region = config[f"{product}_region"]
+    return {
+        "region": region,
+        "config": config["lithops_config"][region],
+        "memory_mb": config[f"{product}_memory_mb"],
+        "retries": config["retries"],
+    }
+
+
+def demo_dem_cells(wildcards):
+    """The demo archive's DEM cells a tile reads (none when the source is not the demo)."""
+    if config["source"] != "demo":
+        return []
+    tile = tile_of(wildcards)
+    cells = (cell_id(*cell) for cell in source_cells(tile_bbox(tile["lon"], tile["lat"])))
+    return [f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif" for cell in cells]

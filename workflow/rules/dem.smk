@@ -1,0 +1,12 @@
+rule dem:
+    input:
+        cells=demo_dem_cells,
+    output:
+        **ard_outputs("dem"),
+    log:
+        "logs/dem/{year}/{x_tile}X{y_tile}Y.log",
+    params:
+        loader=lambda wildcards, output: loader_spec("dem", wildcards, output),
+        lithops=lithops_options("dem"),
+    script:
+        "../scripts/run_loader.py"

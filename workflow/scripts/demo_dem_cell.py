@@ -1,0 +1,12 @@
+"""Generate one Copernicus DEM cell of the demo archive: COG and STAC item."""
+
+import sys
+from pathlib import Path
+
+sys.stderr = open(snakemake.log[0], "w")
+
+from loaders.copdem import parse_cell_id
+from loaders.demo.dem import write_dem_cell
+
+lat_floor, lon_floor = parse_cell_id(Path(snakemake.output.cog).stem)
+write_dem_cell(lat_floor, lon_floor, snakemake.output.cog, snakemake.output.item)
