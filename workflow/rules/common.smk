@@ -9,9 +9,10 @@ from ttc_ard.keys import ard_keys, key_patterns
 from ttc_ard.request import RequestError, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
 
-
 try:
-    validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+    validate_config(
+        config, load_schema(workflow.source_path("../schemas/config.schema.yaml"))
+    )
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -64,7 +65,9 @@ def get_final_output():
 
 def ard_outputs(product):
     """Named output patterns of a product's rule, under the destination root."""
-    return {name: f"{DEST}/{pattern}" for name, pattern in key_patterns(product).items()}
+    return {
+        name: f"{DEST}/{pattern}" for name, pattern in key_patterns(product).items()
+    }
 
 
 def tile_of(wildcards):
@@ -94,7 +97,10 @@ def source_settings(product):
     if product == "dem":
         if config["source"] == "demo":
             return {"dem_root": os.path.abspath(f"{DEMO_ARCHIVE}/copernicus-dem-30m")}
-        return {"dem_root": "s3://copernicus-dem-30m", "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"}}
+        return {
+            "dem_root": "s3://copernicus-dem-30m",
+            "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"},
+        }
     raise WorkflowError(f"no source settings for product {product}")
 
 
@@ -114,5 +120,7 @@ def demo_dem_cells(wildcards):
     if config["source"] != "demo":
         return []
     tile = tile_of(wildcards)
-    cells = (cell_id(*cell) for cell in source_cells(tile_bbox(tile["lon"], tile["lat"])))
+    cells = (
+        cell_id(*cell) for cell in source_cells(tile_bbox(tile["lon"], tile["lat"]))
+    )
     return [f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif" for cell in cells]

@@ -5,6 +5,8 @@ rule dem:
         **ard_outputs("dem"),
     log:
         "logs/dem/{year}/{x_tile}X{y_tile}Y.log",
+    conda:
+        "../../environment.yml"
     params:
         loader=lambda wildcards, output: loader_spec("dem", wildcards, output),
         lithops=lithops_options("dem"),

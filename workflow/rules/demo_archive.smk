@@ -8,5 +8,7 @@ rule demo_dem_cell:
     log:
         "logs/demo_archive/{cell}.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/demo_dem_cell.py"

@@ -7,5 +7,7 @@ rule tiles_csv:
     log:
         "logs/tiles_csv.log",
     localrule: True
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/tiles_csv.py"

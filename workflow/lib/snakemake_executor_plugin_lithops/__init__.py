@@ -248,16 +248,30 @@ def load_lithops_config(path: str) -> dict:
             f"Cannot read the Lithops config {path}: {err.strerror}. Point the config key "
             "lithops_config at an existing file (see config/lithops/)."
         ) from err
-    unset = sorted({name for name in re.findall(r"\$\{(\w+)\}", text) if name not in os.environ})
+    unset: set[str] = set()
+    config = expand_environment(yaml.safe_load(text) or {}, unset)
     if unset:
         raise WorkflowError(
-            f"The Lithops config {path} uses the environment variable(s) {', '.join(unset)}, "
-            "which are not set. Export them (see README, 'Running on AWS') and run again."
+            f"The Lithops config {path} uses the environment variable(s) "
+            f"{', '.join(sorted(unset))}, which are not set. Export them (see README, "
+            "'Running on AWS') and run again."
         )
-    config = yaml.safe_load(os.path.expandvars(text)) or {}
     if config.get("lithops", {}).get("backend", "localhost") == "localhost":
         config.setdefault("localhost", {}).setdefault("runtime", sys.executable)
     return config
+
+
+def expand_environment(value, unset: set[str]):
+    """``value`` with ``${VAR}`` in its strings replaced from the environment; the names of
+    variables that are not set are added to ``unset``."""
+    if isinstance(value, dict):
+        return {key: expand_environment(item, unset) for key, item in value.items()}
+    if isinstance(value, list):
+        return [expand_environment(item, unset) for item in value]
+    if isinstance(value, str):
+        unset.update(name for name in re.findall(r"\$\{(\w+)\}", value) if name not in os.environ)
+        return os.path.expandvars(value)
+    return value
 
 
 def call_outcome(future) -> tuple[object, BaseException | None]:
