@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import TextIO
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 TILE_ID = re.compile(r"(\d+)X(\d+)Y")
@@ -26,6 +28,8 @@ YEAR = re.compile(r"\d{4}")
 #: Columns of the tile DB and of the tiles CSV, in the CSV's order.
 CSV_COLUMNS = ["Year", "X", "Y", "Y_tile", "X_tile"]
 DB_COLUMNS = ["X", "Y", "Y_tile", "X_tile"]
+# X_tile * _KEY_SHIFT + Y_tile is unique while Y_tile < 2**21 (the DB's reach 1,920).
+_KEY_SHIFT = 1 << 21
 
 REASONS = {
     "malformed_id": "malformed tile id(s)",
@@ -130,8 +134,7 @@ def lookup_tiles(
 ) -> tuple[pd.DataFrame, list[Rejection]]:
     """The tile DB rows of ``pairs`` (columns :data:`CSV_COLUMNS`), and the pairs it lacks.
 
-    Reads only the DB's four columns and, through parquet filters, only rows whose X_tile and
-    Y_tile both occur in the request; the exact pairs are then matched by a join.
+    Reads the DB's four columns and keeps the requested rows with one vectorised test.
     """
     wanted = pd.DataFrame(pairs, columns=["Year", "X_tile", "Y_tile"], dtype="int64")
     if not Path(tiledb_path).is_file():
@@ -140,19 +143,17 @@ def lookup_tiles(
             "DB parquet file (--config tiledb=PATH)."
         )
     try:
-        table = pq.read_table(
-            tiledb_path,
-            columns=DB_COLUMNS,
-            filters=[
-                ("X_tile", "in", sorted(set(wanted.X_tile))),
-                ("Y_tile", "in", sorted(set(wanted.Y_tile))),
-            ],
-        )
+        table = pq.read_table(tiledb_path, columns=DB_COLUMNS)
     except Exception as err:  # pyarrow raises several types for a bad file or schema
         raise RequestError(
             f"Cannot read the tile DB {tiledb_path} as a parquet file with columns "
             f"{', '.join(DB_COLUMNS)}: {err}. Set the config key tiledb to the tile DB."
         ) from err
+    # One vectorised membership test on a combined key: parquet "in" filters with thousands
+    # of values cost more than reading the four columns whole (bench/tile_lookup.py).
+    key = pc.add(pc.multiply(table["X_tile"], _KEY_SHIFT), table["Y_tile"])
+    wanted_keys = pa.array(wanted.X_tile.to_numpy() * _KEY_SHIFT + wanted.Y_tile.to_numpy())
+    table = table.filter(pc.is_in(key, value_set=wanted_keys))
     found = wanted.merge(
         table.to_pandas().drop_duplicates(["X_tile", "Y_tile"]), on=["X_tile", "Y_tile"], how="left"
     )
