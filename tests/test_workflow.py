@@ -83,3 +83,29 @@ def test_deleting_one_output_reruns_exactly_that_job(two_tile_run):
     assert jobs_run(rerun.stderr, "dem") == 1
     assert dem_file(dest, TILES[1]).stat().st_mtime_ns == kept_mtime
     np.testing.assert_array_equal(hickle.load(dem_file(dest, TILES[0])), original)
+
+
+@pytest.mark.parametrize(
+    ("config", "says"),
+    [
+        ({"retries": -1}, "'retries' = -1"),
+        ({"dem_memory_mb": "lots"}, "'dem_memory_mb' = 'lots'"),
+        ({"dem_region": "ap-south-1"}, "dem_region = 'ap-south-1' has no Lithops config"),
+        ({"dest": "s3://bucket/prefix"}, "local folder only"),
+        ({"tiledb": "/nonexistent/tiledb.parquet"}, "The tile DB /nonexistent/tiledb.parquet"),
+    ],
+)
+def test_bad_config_stops_before_anything_is_written(tmp_path, demo_archive, config, says):
+    request = write_request(tmp_path / "request.json", {"2023": TILES})
+    result = Workflow(tmp_path, demo_archive, request).run(check=False, **config)
+    assert result.returncode != 0
+    assert says in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_request_without_valid_tiles_stops_with_the_reasons(tmp_path, demo_archive):
+    request = write_request(tmp_path / "request.json", {"2023": ["99999X99999Y", "oops"]})
+    result = Workflow(tmp_path, demo_archive, request).run(check=False)
+    assert result.returncode != 0
+    assert "has no tile to build" in result.stderr and "99999X99999Y" in result.stderr
+    assert not (tmp_path / "results").exists()
