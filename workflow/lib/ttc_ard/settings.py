@@ -28,6 +28,7 @@ def validate_config(config: dict, schema: dict) -> None:
             config[key] = spec["default"]
     validator = jsonschema.Draft202012Validator(schema)
     problems = [describe(error, schema) for error in sorted(validator.iter_errors(config), key=str)]
+    problems = [problem[0].upper() + problem[1:] for problem in problems]
     if problems:
         raise ConfigError(
             "Invalid configuration: "
