@@ -6,7 +6,7 @@ import re
 import hickle
 import numpy as np
 import pytest
-from workflow_runner import Workflow, write_request
+from workflow_runner import REPO, Workflow, write_request
 
 pytestmark = pytest.mark.workflow
 
@@ -108,4 +108,17 @@ def test_request_without_valid_tiles_stops_with_the_reasons(tmp_path, demo_archi
     result = Workflow(tmp_path, demo_archive, request).run(check=False)
     assert result.returncode != 0
     assert "has no tile to build" in result.stderr and "99999X99999Y" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_lambda_calls_with_a_local_destination_are_refused(tmp_path, demo_archive, monkeypatch):
+    monkeypatch.setenv("TTC_LAMBDA_ROLE_ARN", "arn:aws:iam::000000000000:role/none")
+    monkeypatch.setenv("TTC_LITHOPS_BUCKET_EU_CENTRAL_1", "none")
+    request = write_request(tmp_path / "request.json", {"2023": TILES})
+    lambda_config = str(REPO / "config/lithops/aws-eu-central-1.yaml")
+    result = Workflow(tmp_path, demo_archive, request).run(
+        check=False, lithops_config=json.dumps({"eu-central-1": lambda_config})
+    )
+    assert result.returncode != 0
+    assert "runs the dem calls on aws_lambda" in result.stderr and "local folder" in result.stderr
     assert not (tmp_path / "results").exists()

@@ -5,6 +5,7 @@ from snakemake.exceptions import WorkflowError
 from loaders.copdem import CELL_ID_PATTERN, cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
+from snakemake_executor_plugin_lithops import load_lithops_config
 from ttc_ard.keys import ard_keys, key_patterns
 from ttc_ard.request import RequestError, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
@@ -29,6 +30,17 @@ for product in config["products"]:
             f"{product}_region = {region!r} has no Lithops config: lithops_config names only "
             f"{', '.join(config['lithops_config'])}. Add {region} to lithops_config or pick "
             "one of those regions."
+        )
+    # Read now, so that a missing file or variable stops the run before any job starts.
+    lithops_file = config["lithops_config"][region]
+    backend = (
+        load_lithops_config(lithops_file).get("lithops", {}).get("backend", "localhost")
+    )
+    if backend != "localhost" and "://" not in config["dest"]:
+        raise WorkflowError(
+            f"The Lithops config {lithops_file} runs the {product} calls on {backend}, whose "
+            f"workers cannot write to this machine, but dest = {config['dest']!r} is a local "
+            "folder. Use the localhost Lithops config for local runs."
         )
 
 try:

@@ -93,7 +93,7 @@ class Executor(RemoteExecutor):
             options = lithops_options(job)
             batches[(options["config"], options["region"], options["memory_mb"])].append(job)
         for (config_file, region, memory_mb), batch in batches.items():
-            fexec = self.function_executor(config_file, region, batch)
+            fexec = self.function_executor(config_file, region)
             for job in batch:
                 self.run_job_pre(job)
             futures = fexec.map(
@@ -160,21 +160,10 @@ class Executor(RemoteExecutor):
         for fexec in self.function_executors.values():
             fexec.clean(clean_cloudobjects=False, force=True, on_exit=True)
 
-    def function_executor(
-        self, config_file: str, region: str, jobs: list[JobExecutorInterface]
-    ) -> lithops.FunctionExecutor:
+    def function_executor(self, config_file: str, region: str) -> lithops.FunctionExecutor:
         """The Lithops executor of one region, created on first use."""
         if config_file not in self.function_executors:
             config = load_lithops_config(config_file)
-            backend = config.get("lithops", {}).get("backend", "localhost")
-            local_outputs = [path for job in jobs for path in job.output if "://" not in path]
-            if backend != "localhost" and local_outputs:
-                raise WorkflowError(
-                    f"The Lithops config {config_file} for region {region} runs calls on "
-                    f"{backend}, whose workers cannot write to this machine, but the outputs "
-                    f"are local files (e.g. {local_outputs[0]}). Set an S3 destination with "
-                    "--config dest=s3://bucket/prefix, or use the localhost Lithops config."
-                )
             try:
                 self.function_executors[config_file] = lithops.FunctionExecutor(config=config)
             except Exception as err:
