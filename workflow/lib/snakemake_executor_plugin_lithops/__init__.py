@@ -8,6 +8,7 @@ than the tile's data, and appends every attempt to a JSON-lines run log.
 """
 
 import json
+import logging
 import os
 import re
 import sys
@@ -83,6 +84,9 @@ class Executor(RemoteExecutor):
         )
         self.run_log = Path(log_dir) / f"{self.run_id}.jsonl"
         self.function_executors: dict[str, lithops.FunctionExecutor] = {}
+        # Lithops warns about every call exception each time it is read; this executor
+        # reports each failure itself, once, with the attempt count.
+        logging.getLogger("lithops.future").setLevel(logging.ERROR)
 
     def run_job(self, job: JobExecutorInterface):
         self.run_jobs([job])
@@ -103,7 +107,7 @@ class Executor(RemoteExecutor):
                 self.report_job_submission(
                     SubmittedJobInfo(
                         job,
-                        external_jobid=f"{future.executor_id}/{future.job_id}/{future.call_id}",
+                        external_jobid=call_name(future),
                         aux={"future": future, "fexec": fexec, "attempt": 1},
                     )
                 )
@@ -176,10 +180,12 @@ class Executor(RemoteExecutor):
     def resubmit(self, info: SubmittedJobInfo):
         options = lithops_options(info.job)
         fexec = info.aux["fexec"]
-        info.aux["future"] = fexec.call_async(
+        future = fexec.call_async(
             run_job, (info.job.params.loader,), runtime_memory=options["memory_mb"]
         )
+        info.aux["future"] = future
         info.aux["attempt"] += 1
+        info.external_jobid = call_name(future)
         self.logger.info(
             f"Retrying job {info.job.jobid} ({info.job.name}), attempt {info.aux['attempt']} "
             f"of {options['retries'] + 1}."
@@ -261,6 +267,11 @@ def expand_environment(value, unset: set[str]):
         unset.update(name for name in re.findall(r"\$\{(\w+)\}", value) if name not in os.environ)
         return os.path.expandvars(value)
     return value
+
+
+def call_name(future) -> str:
+    """The call's id as Lithops logs it: executor/job/call."""
+    return f"{future.executor_id}/{future.job_id}/{future.call_id}"
 
 
 def call_outcome(future) -> tuple[object, BaseException | None]:

@@ -1,0 +1,108 @@
+"""The executor against the real Lithops localhost backend: outcomes, retries and the run log.
+
+Snakemake's scheduler is replaced by lists recording its callbacks (as the slurm plugin's
+tests do); the executor, Lithops and the loaders are the real ones.
+"""
+
+import asyncio
+import contextlib
+import json
+import logging
+from types import SimpleNamespace
+
+import hickle
+import pytest
+from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
+from synthetic_dem import cells_for, plane
+from workflow_runner import REPO
+
+from loaders.tiles import tile_bbox
+from snakemake_executor_plugin_lithops import Executor
+
+TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
+
+
+def dem_job(jobid: int, tmp_path, dem_root, retries: int) -> SimpleNamespace:
+    output = tmp_path / f"out{jobid}" / "dem.hkl"
+    return SimpleNamespace(
+        jobid=jobid,
+        name="dem",
+        wildcards={"year": "2023", "x_tile": "1655", "y_tile": "1083"},
+        output=[str(output)],
+        log=[str(tmp_path / f"job{jobid}.log")],
+        params=SimpleNamespace(
+            loader={"product": "dem", "tile": TILE, "outputs": {"dem": str(output)}}
+            | ({"dem_root": str(dem_root)} if dem_root else {}),
+            lithops={
+                "region": "eu-central-1",
+                "config": str(REPO / "config/lithops/localhost.yaml"),
+                "memory_mb": 512,
+                "retries": retries,
+            },
+        ),
+    )
+
+
+@pytest.fixture
+def executor(tmp_path):
+    """The plugin's Executor without Snakemake around it: callbacks are recorded."""
+    ex = Executor.__new__(Executor)
+    ex.logger = logging.getLogger("test-executor")
+    ex.run_id = "test"
+    ex.run_log = tmp_path / "run_log.jsonl"
+    ex.function_executors = {}
+    ex.status_rate_limiter = contextlib.nullcontext()
+    ex.submitted, ex.succeeded, ex.failed = [], [], []
+    ex.run_job_pre = lambda job: None
+    ex.report_job_submission = ex.submitted.append
+    ex.report_job_success = ex.succeeded.append
+    ex.report_job_error = lambda info, msg=None: ex.failed.append((info, msg))
+    yield ex
+    for fexec in ex.function_executors.values():
+        fexec.clean(force=True, on_exit=True)
+
+
+def run_to_completion(ex: Executor, jobs) -> list[dict]:
+    """Submit ``jobs`` as one batch and poll until every call is settled; the run log."""
+    ex.run_jobs(jobs)
+    active: list[SubmittedJobInfo] = list(ex.submitted)
+
+    async def poll(infos):
+        return [info async for info in ex.check_active_jobs(infos)]
+
+    for _ in range(240):
+        active = asyncio.run(poll(active))
+        if not active:
+            break
+        asyncio.run(asyncio.sleep(0.5))
+    assert not active, "calls still running after 2 minutes"
+    return [json.loads(line) for line in ex.run_log.read_text().splitlines()]
+
+
+def test_one_map_settles_success_data_failure_and_retried_error(executor, tmp_path):
+    dem_root = tmp_path / "cop"
+    cells_for(dem_root, tile_bbox(TILE["lon"], TILE["lat"]), plane(TILE["lon"], TILE["lat"]))
+    good = dem_job(1, tmp_path, dem_root, retries=2)
+    no_cell = dem_job(2, tmp_path, tmp_path / "empty", retries=2)  # data problem
+    broken = dem_job(3, tmp_path, None, retries=2)  # spec without dem_root: a plain error
+
+    records = run_to_completion(executor, [good, no_cell, broken])
+
+    first_calls = {r["call"].split("/")[1] for r in records if r["attempt"] == 1}
+    assert len(first_calls) == 1, f"the three jobs were not one map: {first_calls}"
+    assert [info.job for info in executor.succeeded] == [good]
+    assert hickle.load(good.output[0]).shape == (600, 600)
+    failed = {info.job.jobid: msg for info, msg in executor.failed}
+    assert set(failed) == {2, 3}
+    assert "TileDataError" in failed[2] and "after 1 attempt(s)" in failed[2]
+    assert "KeyError" in failed[3] and "after 3 attempt(s)" in failed[3]
+
+    by_job = {}
+    for record in records:
+        by_job.setdefault(record["jobid"], []).append(record)
+    assert [r["status"] for r in by_job[1]] == ["success"]
+    assert [(r["status"], r["reason"]) for r in by_job[2]] == [("failed", "missing_data")]
+    assert [(r["attempt"], r["final"]) for r in by_job[3]] == [(1, False), (2, False), (3, True)]
+    assert len({r["call"] for r in by_job[3]}) == 3, "each attempt is its own call"
+    assert all(r["status"] == "error" and "dem_root" in r["traceback_tail"] for r in by_job[3])
+    assert "TileDataError" in (tmp_path / "job2.log").read_text()
