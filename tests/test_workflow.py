@@ -85,6 +85,19 @@ def test_deleting_one_output_reruns_exactly_that_job(two_tile_run):
     np.testing.assert_array_equal(hickle.load(dem_file(dest, TILES[0])), original)
 
 
+def test_rewriting_the_request_builds_only_the_new_tile(two_tile_run):
+    workflow, _ = two_tile_run
+    dest = workflow.workdir / "results/ard"
+    before = {tile: dem_file(dest, tile).stat().st_mtime_ns for tile in TILES}
+    write_request(workflow.workdir / "request.json", {"2023": [*TILES, "1655X1084Y"]})
+    rerun = workflow.run()
+    assert jobs_run(rerun.stderr, "dem") == 1
+    assert dem_file(dest, "1655X1084Y").exists()
+    assert {tile: dem_file(dest, tile).stat().st_mtime_ns for tile in TILES} == before
+    csv = (workflow.workdir / "results/tiles.csv").read_text().splitlines()
+    assert len(csv) == 4, "the tiles CSV follows the new request"
+
+
 @pytest.mark.parametrize(
     ("config", "says"),
     [
