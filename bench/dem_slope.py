@@ -12,7 +12,6 @@
 
 import json
 import math
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from timing import median_seconds
 
 from loaders import dem
 from loaders.copdem import cell_id
@@ -40,15 +40,6 @@ def loop_slope(z: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
             dz_dy = (z[i + 2, j + 1] - z[i, j + 1]) / (2 * dy_m)
             out[i, j] = max(math.degrees(math.atan(math.hypot(dz_dx, dz_dy))), dem.SLOPE_FLOOR_DEG)
     return out
-
-
-def median_seconds(action, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 # The child reports its own high-water mark: VmHWM belongs to the address space made by exec,

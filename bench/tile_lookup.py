@@ -8,24 +8,14 @@ of the DB, and their ratio. Median of 5 runs each.
 """
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from timing import median_seconds
 
 from ttc_ard.request import lookup_tiles
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def median_seconds(action, repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -33,12 +23,12 @@ def main() -> None:
     parser.add_argument("--tiledb", default=str(REPO.parent / "shared/data/tiledb.parquet"))
     args = parser.parse_args()
     db = pq.read_table(args.tiledb, columns=["X_tile", "Y_tile"]).to_pandas()
-    full_read = median_seconds(lambda: pq.read_table(args.tiledb).to_pandas())
+    full_read = median_seconds(lambda: pq.read_table(args.tiledb).to_pandas(), repeat=5)
     print(f"full read of {len(db):,} rows: {full_read:.3f} s")
     for size in (4, 1_000, 10_000):
         sample = db.sample(size, random_state=0)
         pairs = [(2023, x, y) for x, y in zip(sample.X_tile, sample.Y_tile, strict=True)]
-        lookup = median_seconds(lambda pairs=pairs: lookup_tiles(pairs, args.tiledb))
+        lookup = median_seconds(lambda pairs=pairs: lookup_tiles(pairs, args.tiledb), repeat=5)
         print(
             f"lookup of {size:>6,} tiles: {lookup:.3f} s ({lookup / full_read:.2f} x a full read)"
         )
