@@ -100,9 +100,16 @@ class Executor(RemoteExecutor):
             fexec = self.function_executor(config_file, region)
             for job in batch:
                 self.run_job_pre(job)
-            futures = fexec.map(
-                run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
-            )
+            try:
+                futures = fexec.map(
+                    run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
+                )
+            except Exception as err:
+                raise WorkflowError(
+                    f"Lithops refused to submit {len(batch)} call(s) to region {region} "
+                    f"({config_file}): {err}. Nothing of this batch was started; check the "
+                    "Lithops config and, for AWS, the runtime and credentials, then run again."
+                ) from err
             for job, future in zip(batch, futures, strict=True):
                 self.report_job_submission(
                     SubmittedJobInfo(
