@@ -14,6 +14,10 @@ include: "workflow/rules/demo_archive.smk"
 include: "workflow/rules/dem.smk"
 
 
+onstart:
+    check_budget()
+
+
 rule all:
     default_target: True
     input:

@@ -23,6 +23,11 @@ def jobs_run(stdout_and_err: str, rule: str) -> int:
     return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", stdout_and_err, re.MULTILINE))
 
 
+def outside_snakemake(folder):
+    """Every path under ``folder`` but Snakemake's own bookkeeping (.snakemake/)."""
+    return sorted(p for p in folder.rglob("*") if ".snakemake" not in p.parts)
+
+
 @pytest.fixture(scope="module")
 def two_tile_run(tmp_path_factory, demo_archive):
     """One real run over two tiles; later tests re-run the same folder."""
@@ -96,6 +101,29 @@ def test_rewriting_the_request_builds_only_the_new_tile(two_tile_run):
     assert {tile: dem_file(dest, tile).stat().st_mtime_ns for tile in TILES} == before
     csv = (workflow.workdir / "results/tiles.csv").read_text().splitlines()
     assert len(csv) == 4, "the tiles CSV follows the new request"
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(two_tile_run):
+    workflow, _ = two_tile_run
+    dest = workflow.workdir / "results/ard"
+    dem_file(dest, TILES[0]).unlink()
+    files_before = outside_snakemake(workflow.workdir)
+    dry = workflow.run("-n")
+    plan = dry.stderr[dry.stderr.index("Plan") :]
+    assert re.search(r"^\s+dem\s+1\s+2\s+eu-central-1\s+1024 MB", plan, re.MULTILINE)
+    assert "earlier localhost call(s)" in plan  # durations from the run log
+    assert re.search(r"^Estimated cost: \$\d+\.\d+ \(budget \$5\.00\)", plan, re.MULTILINE)
+    assert not dem_file(dest, TILES[0]).exists()
+    assert outside_snakemake(workflow.workdir) == files_before
+
+
+def test_run_over_budget_submits_and_writes_nothing(tmp_path, demo_archive):
+    request = write_request(tmp_path / "request.json", {"2023": TILES})
+    result = Workflow(tmp_path, demo_archive, request).run(check=False, budget_usd=0.0001)
+    assert result.returncode != 0
+    assert "exceeds the budget $0.0001, so nothing was submitted" in result.stderr
+    assert "--config budget_usd=" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 @pytest.mark.parametrize(

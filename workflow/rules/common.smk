@@ -1,4 +1,7 @@
+import logging
+import math
 import os
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
@@ -7,6 +10,7 @@ from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
 from snakemake_executor_plugin_lithops import load_lithops_config
 from ttc_ard.keys import ard_keys, key_patterns
+from ttc_ard.plan import PlanLogHandler, ProductSettings, usd
 from ttc_ard.request import RequestError, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
 
@@ -23,6 +27,7 @@ if "://" in config["dest"]:
         "destinations are not implemented yet). Use --config dest=PATH."
     )
 
+BACKENDS = {}
 for product in config["products"]:
     region = config[f"{product}_region"]
     if region not in config["lithops_config"]:
@@ -36,6 +41,7 @@ for product in config["products"]:
     backend = (
         load_lithops_config(lithops_file).get("lithops", {}).get("backend", "localhost")
     )
+    BACKENDS[product] = backend
     if backend != "localhost" and "://" not in config["dest"]:
         raise WorkflowError(
             f"The Lithops config {lithops_file} runs the {product} calls on {backend}, whose "
@@ -54,6 +60,26 @@ TILE_CENTRES = {
     (row.Year, row.X_tile, row.Y_tile): (row.X, row.Y)
     for row in REQUEST.tiles.itertuples(index=False)
 }
+# Prints the plan when Snakemake logs its job counts, in dry and real runs; onstart checks it.
+PLAN = PlanLogHandler(
+    tiles=len(REQUEST.tiles),
+    request_summary=REQUEST.summary(),
+    products=[
+        ProductSettings(
+            product=product,
+            region=config[f"{product}_region"],
+            backend=BACKENDS[product],
+            memory_mb=config[f"{product}_memory_mb"],
+            files_per_tile=len(key_patterns(product)),
+            default_seconds=config[f"{product}_expected_seconds"],
+        )
+        for product in config["products"]
+    ],
+    run_log_dir=Path(config["report_dir"]) / "run_logs",
+    price_per_gb_second=config["lambda_price_per_gb_second"],
+    budget_usd=config["budget_usd"],
+)
+logging.getLogger("snakemake.logging").addHandler(PLAN)
 DEST = config["dest"].rstrip("/")
 DEMO_ARCHIVE = config["demo_archive"].rstrip("/")
 
@@ -63,6 +89,21 @@ wildcard_constraints:
     x_tile=r"\d+",
     y_tile=r"\d+",
     cell=CELL_ID_PATTERN,
+
+
+def check_budget():
+    """Stop a real run whose estimated cost exceeds the budget, before any job starts."""
+    if PLAN.plan is None:
+        raise WorkflowError(
+            "No plan was made (Snakemake logged no job counts), so the cost cannot be checked."
+        )
+    if PLAN.plan.over_budget:
+        raise WorkflowError(
+            f"Estimated cost ${usd(PLAN.plan.cost_usd)} exceeds the budget "
+            f"${usd(config['budget_usd'])}, so nothing was submitted. Check the plan above "
+            f"(snakemake -n prints it again); to go ahead, raise the budget, e.g. "
+            f"--config budget_usd={math.ceil(PLAN.plan.cost_usd * 1.2 + 1)}."
+        )
 
 
 def get_final_output():

@@ -1,0 +1,167 @@
+"""The plan and cost preview of a run, from Snakemake's own job counts.
+
+Snakemake logs a RUN_INFO record with the jobs it will run per rule, in dry and real runs
+alike, before anything is scheduled. :class:`PlanLogHandler`, attached to its logger while the
+workflow is parsed, turns that record into a :class:`Plan`: per product, jobs to run, outputs
+present, region, memory and the Lambda cost estimate, which the workflow's ``onstart`` hook
+checks against the budget before any job starts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from snakemake_interface_logger_plugins.common import LogEvent
+
+
+@dataclass(frozen=True)
+class ProductSettings:
+    """What the plan needs to know of one product, from the config."""
+
+    product: str
+    region: str
+    backend: str
+    memory_mb: int
+    files_per_tile: int
+    default_seconds: float
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    product: str
+    region: str
+    backend: str
+    memory_mb: int
+    jobs: int
+    """Jobs Snakemake will run (tiles whose outputs are missing or outdated)."""
+    outputs_present: int
+    seconds_per_job: float
+    seconds_source: str
+    """Where ``seconds_per_job`` comes from: the config default or earlier runs."""
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Plan:
+    tiles: int
+    request_summary: str
+    products: tuple[ProductPlan, ...]
+    price_per_gb_second: float
+    budget_usd: float
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(product.cost_usd for product in self.products)
+
+    @property
+    def over_budget(self) -> bool:
+        return self.cost_usd > self.budget_usd
+
+    def text(self) -> str:
+        """The plan as a person reads it before approving the run."""
+        lines = [
+            "Plan",
+            f"  {self.request_summary}",
+            f"  {'product':<8} {'jobs':>7} {'present':>8}  {'region':<13} {'memory':>7}"
+            f"  {'s/job':>6}  {'cost':>9}  duration from",
+        ]
+        for p in self.products:
+            lines.append(
+                f"  {p.product:<8} {p.jobs:>7} {p.outputs_present:>8}  {p.region:<13} "
+                f"{p.memory_mb:>4} MB  {p.seconds_per_job:>6.1f}  {'$' + usd(p.cost_usd):>9}  "
+                f"{p.seconds_source}"
+            )
+        lines.append(
+            f"Estimated cost: ${usd(self.cost_usd)} (budget ${usd(self.budget_usd)}); Lambda at "
+            f"${self.price_per_gb_second:.8f} per GB-second, whatever the backend of this run"
+        )
+        return "\n".join(lines)
+
+
+def usd(amount: float) -> str:
+    """Dollars with cents, or with four decimals below a dollar, where cents hide the amount."""
+    return f"{amount:.2f}" if amount >= 1 else f"{amount:.4f}"
+
+
+def estimate_cost(jobs: int, seconds: float, memory_mb: int, price_per_gb_second: float) -> float:
+    """Lambda cost of ``jobs`` calls of ``seconds`` each at ``memory_mb``."""
+    return jobs * seconds * (memory_mb / 1024) * price_per_gb_second
+
+
+def recorded_seconds(run_log_dir: Path, product: str, backend: str) -> list[float]:
+    """Execution times of the successful calls of ``product`` on ``backend`` in earlier runs."""
+    seconds = []
+    for log in sorted(run_log_dir.glob("*.jsonl")):
+        for line in log.read_text().splitlines():
+            record = json.loads(line)
+            if (
+                record.get("rule") == product
+                and record.get("backend") == backend
+                and record.get("status") == "success"
+                and "worker_exec_time" in record.get("stats", {})
+            ):
+                seconds.append(record["stats"]["worker_exec_time"])
+    return seconds
+
+
+def build_plan(
+    stats: dict[str, int],
+    *,
+    tiles: int,
+    request_summary: str,
+    products: list[ProductSettings],
+    run_log_dir: Path,
+    price_per_gb_second: float,
+    budget_usd: float,
+) -> Plan:
+    """The plan for the job counts ``stats`` (rule -> jobs) of Snakemake's RUN_INFO."""
+    planned = []
+    for settings in products:
+        jobs = stats.get(settings.product, 0)
+        history = recorded_seconds(run_log_dir, settings.product, settings.backend)
+        if history:
+            seconds = statistics.median(history)
+            source = f"median of {len(history)} earlier {settings.backend} call(s)"
+        else:
+            seconds, source = settings.default_seconds, "config default"
+        planned.append(
+            ProductPlan(
+                product=settings.product,
+                region=settings.region,
+                backend=settings.backend,
+                memory_mb=settings.memory_mb,
+                jobs=jobs,
+                outputs_present=(tiles - jobs) * settings.files_per_tile,
+                seconds_per_job=seconds,
+                seconds_source=source,
+                cost_usd=estimate_cost(jobs, seconds, settings.memory_mb, price_per_gb_second),
+            )
+        )
+    return Plan(tiles, request_summary, tuple(planned), price_per_gb_second, budget_usd)
+
+
+class PlanLogHandler(logging.Handler):
+    """Builds and prints the plan from the first RUN_INFO record Snakemake logs.
+
+    A plain handler on Snakemake's logger is called in the logging thread itself, so the plan
+    exists before the ``onstart`` hook runs, unlike logger plugins, which are fed through a queue.
+    """
+
+    def __init__(self, **plan_arguments):
+        super().__init__(level=logging.INFO)
+        self.plan_arguments = plan_arguments
+        self.plan: Plan | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.plan is not None or getattr(record, "event", None) != LogEvent.RUN_INFO:
+            return
+        try:
+            self.plan = build_plan(record.stats, **self.plan_arguments)
+            print(self.plan.text(), file=sys.stderr, flush=True)
+        except Exception:
+            self.handleError(record)
