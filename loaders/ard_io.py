@@ -31,6 +31,16 @@ def replace_atomically(dest: str | os.PathLike, write: Callable[[str], object]) 
         raise
 
 
+def remove_partials(dest: str | os.PathLike) -> None:
+    """Delete the temporary files that writers of ``dest`` left when they were killed.
+
+    Only for when no writer of ``dest`` can still be running: a live writer would lose its file.
+    """
+    dest = Path(dest)
+    for partial in dest.parent.glob(f".{dest.name}.*.partial"):
+        partial.unlink(missing_ok=True)
+
+
 def write_hkl(array: np.ndarray, dest: str | os.PathLike) -> None:
     """Write one array as a gzip-compressed hickle file at ``dest``, atomically."""
     replace_atomically(

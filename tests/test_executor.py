@@ -53,5 +53,6 @@ def test_outcomes_separate_data_problems_from_errors():
     assert call_status(None) == "success"
     assert call_status(TileDataError("missing_data", "no cell")) == "failed"
     assert call_status(MemoryError("killed")) == "error"
+    assert call_status(KeyboardInterrupt("the Snakemake run was cancelled")) == "cancelled"
     assert "not retried" in describe_error(TileDataError("bad_data", "nan"), 1)
     assert "after 4 attempt(s)" in describe_error(MemoryError("killed"), 4)

@@ -2,11 +2,19 @@
 
 import json
 import re
+import shutil
+import signal
+import subprocess
 
 import hickle
 import numpy as np
 import pytest
 from workflow_runner import REPO, Workflow, write_request
+
+from loaders.copdem import cell_id
+from loaders.dem import source_cells
+from loaders.demo.dem import write_dem_cell
+from loaders.tiles import tile_bbox
 
 pytestmark = pytest.mark.workflow
 
@@ -163,3 +171,76 @@ def test_lambda_calls_with_a_local_destination_are_refused(tmp_path, demo_archiv
     assert result.returncode != 0
     assert "runs the dem calls on aws_lambda" in result.stderr and "local folder" in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_tile_that_fails_is_reported_and_the_others_complete(tmp_path, demo_archive):
+    good, bad = "1655X1083Y", "1685X1083Y"
+    archive = tmp_path / "archive"
+    dem_cells = archive / "copernicus-dem-30m"
+    shared = demo_archive / "copernicus-dem-30m" / cell_id(6, -2)
+    if not shared.exists():
+        write_dem_cell(6, -2, shared / f"{cell_id(6, -2)}.tif", tmp_path / "item.json")
+    shutil.copytree(shared, dem_cells / cell_id(6, -2))
+    for lat, lon in source_cells(tile_bbox(-0.0278, 6.6389)):  # the bad tile's cells: corrupt
+        (dem_cells / cell_id(lat, lon)).mkdir(parents=True)
+        (dem_cells / cell_id(lat, lon) / f"{cell_id(lat, lon)}.tif").write_bytes(
+            b"II*\0" + bytes(64)
+        )
+    for cell in dem_cells.iterdir():
+        item = archive / "stac/cop-dem-glo-30" / f"{cell.name}.json"
+        item.parent.mkdir(parents=True, exist_ok=True)
+        item.write_text("{}")
+    request = write_request(tmp_path / "request.json", {"2023": [good, bad]})
+
+    result = Workflow(tmp_path, archive, request).run(check=False)
+
+    assert result.returncode != 0
+    dest = tmp_path / "results/ard"
+    assert dem_file(dest, good).exists() and not dem_file(dest, bad).exists()
+    assert not list(dest.rglob("*.partial"))
+    (folder,) = [p for p in (tmp_path / "results/job_reports").iterdir() if p.name != "run_logs"]
+    report = (folder / "report.txt").read_text()
+    assert "dem    eu-central-1  1/2 (50 %)" in report
+    assert f"dem {bad}: failed (missing_data), 1 attempt(s)" in report
+    failed = (folder / "failed_tiles.csv").read_text().splitlines()
+    assert failed == ["Year,X,Y,Y_tile,X_tile", "2023,-0.0278,6.6389,1083,1685"]
+    assert "Reports of this run" in result.stderr and "1/2 (50 %)" in result.stderr
+    plots = tmp_path / "results/plots" / folder.name
+    assert {p.name for p in plots.iterdir()} == {"timeline_eu-central-1.png", "durations_dem.png"}
+    assert "TileDataError" in (tmp_path / f"logs/dem/2023/{bad}.log").read_text()
+
+
+def test_ctrl_c_stops_cleanly_and_still_writes_the_reports(tmp_path, demo_archive):
+    tiles = [f"{x}X{y}Y" for x in range(1654, 1659) for y in range(1082, 1087)]
+    request = write_request(tmp_path / "request.json", {"2023": tiles})
+    workflow = Workflow(tmp_path, demo_archive, request)
+    workflow.run("--until", "demo_dem_cell")  # the archive first, so that Ctrl-C hits the calls
+    snakemake = subprocess.Popen(
+        workflow.command(),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    seen = []
+    for line in snakemake.stderr:
+        seen.append(line)
+        if "(Rule: dem)" in line:  # the first tile is done: interrupt the rest
+            snakemake.send_signal(signal.SIGINT)
+            break
+    seen += snakemake.stderr.readlines()
+    assert snakemake.wait(timeout=120) != 0
+    stderr = "".join(seen)
+    assert "Terminating processes on user request" in stderr
+
+    dest = tmp_path / "results/ard"
+    written = list(dest.rglob("*.hkl"))
+    assert 1 <= len(written) < len(tiles)
+    assert not list(dest.rglob("*.partial"))
+    (folder,) = [p for p in (tmp_path / "results/job_reports").iterdir() if p.name != "run_logs"]
+    jobs = json.loads((folder / "jobs.json").read_text())
+    assert {job["status"] for job in jobs} <= {"success", "cancelled"}
+    assert "cancelled" in {job["status"] for job in jobs}
+    done = {job["tile"] for job in jobs if job["status"] == "success"}
+    # No job is reported done whose output is missing.
+    assert done <= {path.name[len("dem_") : -len(".hkl")] for path in written}

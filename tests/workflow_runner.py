@@ -42,9 +42,9 @@ class Workflow:
             ),
         }
 
-    def run(self, *args: str, check: bool = True, **config) -> subprocess.CompletedProcess:
+    def command(self, *args: str, **config) -> list[str]:
         settings = self.config | {k: str(v) for k, v in config.items()}
-        command = [
+        return [
             SNAKEMAKE,
             "--snakefile", str(REPO / "Snakefile"),
             "--configfile", str(REPO / "config/config.yaml"),
@@ -52,8 +52,10 @@ class Workflow:
             "--config", *(f"{key}={value}" for key, value in settings.items()),
             *args,
         ]  # fmt: skip
+
+    def run(self, *args: str, check: bool = True, **config) -> subprocess.CompletedProcess:
         result = subprocess.run(
-            command,
+            self.command(*args, **config),
             cwd=self.workdir,
             capture_output=True,
             text=True,

@@ -29,8 +29,10 @@ from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
 
+from loaders.ard_io import remove_partials
 from loaders.errors import TileDataError
 from loaders.jobs import run_job
+from ttc_ard.reports import write_reports
 
 
 @dataclass
@@ -157,19 +159,47 @@ class Executor(RemoteExecutor):
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]):
         # Calls not started are dropped; running localhost calls are killed (a running Lambda
         # call cannot be, but its atomic write never leaves a partial output). Snakemake then
-        # marks none of these jobs as done.
+        # marks none of these jobs as done, and the reports list them as cancelled.
         stop = KeyboardInterrupt("the Snakemake run was cancelled")
+        for info in active_jobs:
+            self.log_attempt(info, None, stop, final=True)
         for fexec in self.function_executors.values():
             fexec.invoker.stop()
             job_keys = {
                 info.aux["future"].job_key for info in active_jobs if info.aux["fexec"] is fexec
             }
             fexec.compute_handler.clear(job_keys, exception=stop)
+        # The killed localhost workers may have left temporary files beside their outputs;
+        # nothing of this run writes them any more, and Snakemake's lock keeps other runs out.
+        for info in active_jobs:
+            for output in info.job.output:
+                if "://" not in output:
+                    remove_partials(output)
 
     def shutdown(self):
         super().shutdown()
         for fexec in self.function_executors.values():
             fexec.clean(clean_cloudobjects=False, force=True, on_exit=True)
+        self.write_reports()
+
+    def write_reports(self):
+        """The run's reports and plots, after every run: finished, failed or cancelled."""
+        config = self.workflow.config
+        plan = next(
+            (h.plan for h in logging.getLogger("snakemake.logging").handlers if hasattr(h, "plan")),
+            None,
+        )
+        folder = write_reports(
+            self.run_log,
+            self.run_id,
+            Path(config.get("report_dir", "results/job_reports")),
+            Path(config.get("plot_dir", "results/plots")),
+            config.get("lambda_price_per_gb_second", 0.00001667),
+            None if plan is None else plan.cost_usd,
+        )
+        if folder is not None:
+            headline = (folder / "report.txt").read_text().split("\n\n")[:2]
+            self.logger.info("\n".join(headline) + f"\nReports of this run: {folder}/")
 
     def function_executor(self, config_file: str, region: str) -> lithops.FunctionExecutor:
         """The Lithops executor of one region, created on first use."""
@@ -207,6 +237,7 @@ class Executor(RemoteExecutor):
             "jobid": job.jobid,
             "rule": job.name,
             "wildcards": dict(job.wildcards.items()),
+            "tile": job.params.loader.get("tile"),
             "outputs": list(job.output),
             "region": options["region"],
             "memory_mb": options["memory_mb"],
@@ -294,9 +325,12 @@ def call_outcome(future) -> tuple[object, BaseException | None]:
 
 
 def call_status(error: BaseException | None) -> str:
-    """``success``, ``failed`` (the tile's data is at fault) or ``error`` (anything else)."""
+    """``success``, ``failed`` (the tile's data is at fault), ``cancelled`` (the run was
+    stopped) or ``error`` (anything else)."""
     if error is None:
         return "success"
+    if isinstance(error, KeyboardInterrupt):
+        return "cancelled"
     return "failed" if isinstance(error, TileDataError) else "error"
 
 

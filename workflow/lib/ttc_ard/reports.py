@@ -1,0 +1,226 @@
+"""Job reports and plots of one run, from its run log (one JSON line per call attempt).
+
+Everything is written under a folder named after the run id, so earlier runs' reports stay.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from loaders.ard_io import replace_atomically  # noqa: E402
+from ttc_ard.request import CSV_COLUMNS  # noqa: E402
+
+#: Columns of the CSV summary: the job records without their nested parts.
+SUMMARY_COLUMNS = [
+    "job_id", "product", "region", "backend", "tile", "status", "reason", "attempts",
+    "submitted", "start", "end", "duration_s", "peak_memory_mb", "memory_mb", "error",
+]  # fmt: skip
+STATUS_COLOURS = {
+    "success": "tab:green",
+    "failed": "tab:orange",
+    "error": "tab:red",
+    "cancelled": "tab:purple",
+}
+FAILURES_LISTED = 20
+
+
+def read_attempts(run_log: Path) -> list[dict]:
+    """The call attempts of a run log, in the order they settled."""
+    if not run_log.exists():
+        return []
+    return [json.loads(line) for line in run_log.read_text().splitlines() if line]
+
+
+def job_records(attempts: list[dict]) -> list[dict]:
+    """One record per job: its last attempt, with the number of attempts it took."""
+    by_job: dict[int, list[dict]] = defaultdict(list)
+    for attempt in attempts:
+        by_job[attempt["jobid"]].append(attempt)
+    records = []
+    for job_id, tries in sorted(by_job.items()):
+        last, stats = tries[-1], tries[-1].get("stats", {})
+        tile = last.get("tile") or {}
+        peak = max(stats.get("worker_peak_memory_start", 0), stats.get("worker_peak_memory_end", 0))
+        records.append(
+            {
+                "job_id": job_id,
+                "product": last["rule"],
+                "region": last["region"],
+                "backend": last["backend"],
+                "tile": f"{tile.get('x_tile')}X{tile.get('y_tile')}Y",
+                "tile_fields": tile,
+                "status": last["status"],
+                "reason": last.get("reason"),
+                "attempts": len(tries),
+                "submitted": stats.get("host_submit_tstamp"),
+                "start": stats.get("worker_start_tstamp"),
+                "end": stats.get("worker_end_tstamp"),
+                "duration_s": stats.get("worker_exec_time"),
+                "peak_memory_mb": round(peak / 2**20, 1) if peak else None,
+                "memory_mb": last["memory_mb"],
+                "error": last.get("error"),
+                "traceback_tail": last.get("traceback_tail"),
+                "stats": stats,
+            }
+        )
+    return records
+
+
+def measured_cost(attempts: list[dict], price_per_gb_second: float) -> tuple[float, float]:
+    """GB-seconds of every attempt (failed ones are billed too) and their Lambda cost."""
+    gb_seconds = sum(
+        a.get("stats", {}).get("worker_exec_time", 0) * a["memory_mb"] / 1024 for a in attempts
+    )
+    return gb_seconds, gb_seconds * price_per_gb_second
+
+
+def summary_text(
+    run_id: str, records: list[dict], attempts: list[dict], price: float, estimate: float | None
+) -> str:
+    """The text report: totals, success per product and region, durations, cost, failures."""
+    counts = defaultdict(int)
+    for record in records:
+        counts[record["status"]] += 1
+    lines = [
+        f"ttc-ard run {run_id}",
+        f"jobs: {len(records)} ("
+        + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        + f"), call attempts: {len(attempts)}",
+        "",
+        "success per product and region:",
+    ]
+    groups = defaultdict(list)
+    for record in records:
+        groups[(record["product"], record["region"])].append(record["status"] == "success")
+    for (product, region), outcomes in sorted(groups.items()):
+        lines.append(
+            f"  {product:<6} {region:<13} {sum(outcomes)}/{len(outcomes)} "
+            f"({100 * sum(outcomes) / len(outcomes):.0f} %)"
+        )
+    lines += ["", "durations of successful calls (s): min / median / max"]
+    by_product = defaultdict(list)
+    for record in records:
+        if record["status"] == "success" and record["duration_s"] is not None:
+            by_product[record["product"]].append(record["duration_s"])
+    for product, seconds in sorted(by_product.items()):
+        lines.append(
+            f"  {product:<6} {min(seconds):.2f} / {statistics.median(seconds):.2f} / "
+            f"{max(seconds):.2f}"
+        )
+    gb_seconds, cost = measured_cost(attempts, price)
+    estimated = "not available" if estimate is None else f"${estimate:.4f}"
+    lines += [
+        "",
+        f"cost: measured ${cost:.4f} ({gb_seconds:.1f} GB-s at ${price:.8f}/GB-s, all attempts); "
+        f"estimated before the run {estimated}",
+    ]
+    failures = [r for r in records if r["status"] != "success"]
+    if failures:
+        lines += ["", f"failures (first {min(len(failures), FAILURES_LISTED)} of {len(failures)}):"]
+        for record in failures[:FAILURES_LISTED]:
+            lines.append(
+                f"  {record['product']} {record['tile']}: {record['status']}"
+                f"{' (' + record['reason'] + ')' if record['reason'] else ''}, "
+                f"{record['attempts']} attempt(s): {record['error']}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def failed_tiles(records: list[dict]) -> pd.DataFrame:
+    """The tiles of jobs that did not succeed, in the tiles-CSV format, once each."""
+    rows = [
+        {
+            "Year": r["tile_fields"]["year"],
+            "X": r["tile_fields"]["lon"],
+            "Y": r["tile_fields"]["lat"],
+            "Y_tile": r["tile_fields"]["y_tile"],
+            "X_tile": r["tile_fields"]["x_tile"],
+        }
+        for r in records
+        if r["status"] != "success" and r["tile_fields"]
+    ]
+    return pd.DataFrame(rows, columns=CSV_COLUMNS).drop_duplicates().reset_index(drop=True)
+
+
+def timeline_figure(records: list[dict], region: str) -> Figure:
+    """One bar per job of ``region``: submit -> start (grey) and start -> end (by status)."""
+    jobs = sorted(
+        (r for r in records if r["region"] == region and r["start"] is not None),
+        key=lambda r: (r["submitted"] or r["start"], r["job_id"]),
+    )
+    figure, axes = plt.subplots(figsize=(10, 1 + 0.25 * max(len(jobs), 1)))
+    origin = min((r["submitted"] or r["start"] for r in jobs), default=0)
+    for row, record in enumerate(jobs):
+        submitted = (record["submitted"] or record["start"]) - origin
+        start, end = record["start"] - origin, record["end"] - origin
+        axes.barh(row, start - submitted, left=submitted, color="lightgrey")
+        axes.barh(row, end - start, left=start, color=STATUS_COLOURS.get(record["status"]))
+    axes.set_yticks(range(len(jobs)), [f"{r['product']} {r['tile']}" for r in jobs], fontsize=7)
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds since the first submission")
+    axes.set_title(f"{region}: waiting (grey) and running, by status")
+    figure.tight_layout()
+    return figure
+
+
+def durations_figure(records: list[dict], product: str) -> Figure:
+    """Histogram of the durations of a product's successful calls."""
+    seconds = [
+        r["duration_s"]
+        for r in records
+        if r["product"] == product and r["status"] == "success" and r["duration_s"] is not None
+    ]
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.hist(seconds, bins=min(30, max(len(seconds), 1)), color="tab:blue")
+    axes.set_xlabel("call duration (s)")
+    axes.set_ylabel("calls")
+    axes.set_title(f"{product}: {len(seconds)} successful call(s)")
+    figure.tight_layout()
+    return figure
+
+
+def write_reports(
+    run_log: Path,
+    run_id: str,
+    report_dir: Path,
+    plot_dir: Path,
+    price_per_gb_second: float,
+    estimate_usd: float | None = None,
+) -> Path | None:
+    """Write the run's reports and plots; returns the report folder, or None without calls."""
+    attempts = read_attempts(run_log)
+    if not attempts:
+        return None
+    records = job_records(attempts)
+    folder, plots = report_dir / run_id, plot_dir / run_id
+
+    def text(path: Path, content: str) -> None:
+        replace_atomically(path, lambda tmp: Path(tmp).write_text(content))
+
+    text(folder / "jobs.json", json.dumps(records, indent=1, sort_keys=True) + "\n")
+    failures = [r for r in records if r["status"] != "success"]
+    text(folder / "failed_jobs.json", json.dumps(failures, indent=1, sort_keys=True) + "\n")
+    text(folder / "summary.csv", pd.DataFrame(records, columns=SUMMARY_COLUMNS).to_csv(index=False))
+    text(folder / "failed_tiles.csv", failed_tiles(records).to_csv(index=False))
+    summary = summary_text(run_id, records, attempts, price_per_gb_second, estimate_usd)
+    text(folder / "report.txt", summary)
+    for region in sorted({r["region"] for r in records}):
+        save(timeline_figure(records, region), plots / f"timeline_{region}.png")
+    for product in sorted({r["product"] for r in records}):
+        save(durations_figure(records, product), plots / f"durations_{product}.png")
+    return folder
+
+
+def save(figure: Figure, path: Path) -> None:
+    replace_atomically(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
+    plt.close(figure)
