@@ -51,6 +51,8 @@ def executor(tmp_path):
     ex.run_id = "test"
     ex.run_log = tmp_path / "run_log.jsonl"
     ex.function_executors = {}
+    ex.cancelling = False
+    ex.unsettled = {}
     ex.status_rate_limiter = contextlib.nullcontext()
     ex.submitted, ex.succeeded, ex.failed = [], [], []
     ex.run_job_pre = lambda job: None

@@ -86,6 +86,10 @@ class Executor(RemoteExecutor):
         )
         self.run_log = Path(log_dir) / f"{self.run_id}.jsonl"
         self.function_executors: dict[str, lithops.FunctionExecutor] = {}
+        self.cancelling = False
+        # Calls submitted and not settled, by Snakemake job id. Snakemake's own list of active
+        # jobs is empty while a status check runs, so cancelling cannot rely on it.
+        self.unsettled: dict[int, SubmittedJobInfo] = {}
         # Lithops warns about every call exception each time it is read; this executor
         # reports each failure itself, once, with the attempt count.
         logging.getLogger("lithops.future").setLevel(logging.ERROR)
@@ -113,13 +117,13 @@ class Executor(RemoteExecutor):
                     "Lithops config and, for AWS, the runtime and credentials, then run again."
                 ) from err
             for job, future in zip(batch, futures, strict=True):
-                self.report_job_submission(
-                    SubmittedJobInfo(
-                        job,
-                        external_jobid=call_name(future),
-                        aux={"future": future, "fexec": fexec, "attempt": 1},
-                    )
+                info = SubmittedJobInfo(
+                    job,
+                    external_jobid=call_name(future),
+                    aux={"future": future, "fexec": fexec, "attempt": 1},
                 )
+                self.unsettled[job.jobid] = info
+                self.report_job_submission(info)
 
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
@@ -136,6 +140,9 @@ class Executor(RemoteExecutor):
                     show_progressbar=False,
                 )
         for info in active_jobs:
+            if self.cancelling:
+                # The calls are being killed on purpose: no outcome to report, nothing to retry.
+                return
             future = info.aux["future"]
             if not (future.done or future.ready):
                 yield info
@@ -144,6 +151,8 @@ class Executor(RemoteExecutor):
             retry = error is not None and not isinstance(error, TileDataError)
             retry = retry and info.aux["attempt"] <= lithops_options(info.job)["retries"]
             self.log_attempt(info, result, error, final=not retry)
+            if not retry:
+                self.unsettled.pop(info.job.jobid, None)
             if error is None:
                 summary = json.dumps(result, indent=2, sort_keys=True)
                 write_job_log(info, f"success after {info.aux['attempt']} attempt(s)\n", summary)
@@ -157,21 +166,21 @@ class Executor(RemoteExecutor):
                 self.report_job_error(info, msg=message)
 
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]):
-        # Calls not started are dropped; running localhost calls are killed (a running Lambda
-        # call cannot be, but its atomic write never leaves a partial output). Snakemake then
-        # marks none of these jobs as done, and the reports list them as cancelled.
+        # Every unsettled call, not only ``active_jobs`` (see __post_init__). Calls not started
+        # are dropped; running localhost calls are killed (a running Lambda call cannot be, but
+        # its atomic write never leaves a partial output). Snakemake then marks none of these
+        # jobs as done, and the reports list them as cancelled.
+        self.cancelling = True
         stop = KeyboardInterrupt("the Snakemake run was cancelled")
-        for info in active_jobs:
+        unsettled = list(self.unsettled.values())
+        for info in unsettled:
             self.log_attempt(info, None, stop, final=True)
         for fexec in self.function_executors.values():
             fexec.invoker.stop()
-            job_keys = {
-                info.aux["future"].job_key for info in active_jobs if info.aux["fexec"] is fexec
-            }
-            fexec.compute_handler.clear(job_keys, exception=stop)
+            fexec.compute_handler.clear(None, exception=stop)
         # The killed localhost workers may have left temporary files beside their outputs;
         # nothing of this run writes them any more, and Snakemake's lock keeps other runs out.
-        for info in active_jobs:
+        for info in unsettled:
             for output in info.job.output:
                 if "://" not in output:
                     remove_partials(output)
