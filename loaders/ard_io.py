@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable
@@ -46,4 +47,11 @@ def write_hkl(array: np.ndarray, dest: str | os.PathLike) -> None:
     replace_atomically(
         dest,
         lambda tmp: hickle.dump(np.ascontiguousarray(array), tmp, mode="w", compression="gzip"),
+    )
+
+
+def write_json(record: dict, dest: str | os.PathLike) -> None:
+    """Write a JSON record at ``dest``, atomically."""
+    replace_atomically(
+        dest, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
     )

@@ -17,7 +17,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from loaders.ard_io import write_hkl
+from loaders.ard_io import write_hkl, write_json
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cells_covering
 from loaders.errors import TileDataError
 from loaders.tiles import BBox, Tile
@@ -192,24 +192,61 @@ def _read_window(url: str, window: Window) -> np.ndarray:
         ) from err
 
 
-def run(spec: dict) -> dict:
-    """Produce and write the DEM ARD of one tile; returns a short summary of what was written.
+def qa_record(tile: Tile, bands: Sequence[ElevationBand], slope: np.ndarray) -> dict:
+    """The tile's data-quality record: its grid, and the elevation and slope statistics."""
+    elevation = np.concatenate([band.elevation.ravel() for band in bands])
+    rows, cols = slope.shape
+    return {
+        "product": "dem",
+        "tile": tile.tag,
+        "grid": {
+            "crs": "EPSG:4326",
+            "transform": [
+                OUTPUT_RES_DEG,
+                0.0,
+                tile.bbox.west,
+                0.0,
+                -OUTPUT_RES_DEG,
+                tile.bbox.north,
+            ],
+            "shape": [rows, cols],
+        },
+        "elevation_m": _stats(elevation),
+        "slope_deg": _stats(slope),
+        "at_slope_floor": float(np.mean(slope <= SLOPE_FLOOR_DEG)),
+        # For the run's outlier checks: the tile's typical value, and whether it is constant.
+        "typical": float(np.median(slope)),
+        "constant": bool(slope.min() == slope.max()),
+    }
 
-    ``spec``: ``tile`` (Tile fields), ``outputs.dem`` (destination path), ``dem_root`` (folder or
-    ``s3://`` prefix holding ``<cell>/<cell>.tif``) and optional ``gdal_env`` settings.
+
+def _stats(values: np.ndarray) -> dict:
+    p05, p50, p95 = np.percentile(values, [5, 50, 95])
+    return {
+        "min": float(values.min()),
+        "p05": float(p05),
+        "median": float(p50),
+        "p95": float(p95),
+        "max": float(values.max()),
+        "mean": float(values.mean()),
+    }
+
+
+def run(spec: dict) -> dict:
+    """Produce and write the DEM ARD of one tile; returns its QA record.
+
+    ``spec``: ``tile`` (Tile fields), ``outputs.dem`` (destination path), ``qa`` (where the QA
+    record goes, optional), ``dem_root`` (folder or ``s3://`` prefix holding
+    ``<cell>/<cell>.tif``) and optional ``gdal_env`` settings.
     """
     tile = Tile(**spec["tile"])
     root = spec["dem_root"].rstrip("/")
     with rasterio.Env(**spec.get("gdal_env", {})):
         bands = read_elevation_bands(tile.bbox, lambda cell: f"{root}/{cell}/{cell}.tif")
     slope = slope_on_tile(bands, tile.bbox)
+    qa = qa_record(tile, bands, slope)
+    # The QA record first: an output that exists always has its record.
+    if "qa" in spec:
+        write_json(qa, spec["qa"])
     write_hkl(slope, spec["outputs"]["dem"])
-    return {
-        "shape": list(slope.shape),
-        "dtype": str(slope.dtype),
-        "slope_deg": {
-            "min": float(slope.min()),
-            "median": float(np.median(slope)),
-            "max": float(slope.max()),
-        },
-    }
+    return {"shape": list(slope.shape), "dtype": str(slope.dtype), "qa": qa}

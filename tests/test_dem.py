@@ -1,5 +1,6 @@
 """DEM loader: slope on analytic surfaces, mosaics across cell edges, and its data errors."""
 
+import json
 import math
 
 import hickle
@@ -97,14 +98,26 @@ def test_non_finite_elevation_is_a_tile_data_error(tmp_path):
     assert err.value.reason == "bad_data"
 
 
-def test_run_writes_the_contract_file_atomically(tmp_path):
+def test_run_writes_the_contract_file_and_its_qa_record_atomically(tmp_path):
     tile = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
     cells_for(tmp_path / "cop", tile_bbox(tile["lon"], tile["lat"]), plane(-1.6944, 6.6389))
-    out = tmp_path / "ard" / "2023/raw/1655/1083/raw/misc/dem_1655X1083Y.hkl"
-    spec = {"tile": tile, "outputs": {"dem": str(out)}, "dem_root": str(tmp_path / "cop")}
-    summary = dem.run(spec)
+    base = tmp_path / "ard" / "2023/raw/1655/1083/raw"
+    out, qa_path = base / "misc/dem_1655X1083Y.hkl", base / "qa/dem_1655X1083Y.json"
+    spec = {
+        "tile": tile,
+        "outputs": {"dem": str(out)},
+        "qa": str(qa_path),
+        "dem_root": str(tmp_path / "cop"),
+    }
+    result = dem.run(spec)
     slope = hickle.load(out)
     assert slope.dtype == np.float32 and slope.shape == (600, 600)
     assert np.isfinite(slope).all()
-    assert summary["slope_deg"]["median"] == pytest.approx(PLANE_SLOPE, abs=2e-3)
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
+    qa = json.loads(qa_path.read_text())
+    assert qa == result["qa"]
+    assert qa["grid"]["shape"] == [600, 600] and qa["grid"]["crs"] == "EPSG:4326"
+    assert qa["grid"]["transform"][2] == pytest.approx(tile["lon"] - 1 / 36)
+    assert qa["slope_deg"]["median"] == pytest.approx(PLANE_SLOPE, abs=1e-3)
+    assert qa["typical"] == pytest.approx(PLANE_SLOPE, abs=1e-3) and qa["constant"] is False
+    assert qa["elevation_m"]["min"] < 500 < qa["elevation_m"]["max"]  # the plane's centre value

@@ -127,6 +127,30 @@ def test_a_run_without_calls_writes_no_report(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def with_qa(record: dict, typical: float, constant: bool = False) -> dict:
+    return record | {"result": {"qa": {"typical": typical, "constant": constant}}}
+
+
+def test_data_quality_flags_constant_tiles_and_outliers():
+    typicals = [3.1, 2.9, 3.4, 3.0, 3.2, 41.0]
+    attempts = [with_qa(attempt(i, 1650 + i, "success"), v) for i, v in enumerate(typicals)]
+    attempts.append(with_qa(attempt(9, 1700, "success"), 0.02, constant=True))
+    text = summary_text("run-1", job_records(attempts), attempts, PRICE, estimate=None)
+    assert (
+        "data quality, dem: 7 tile(s), typical value min / median / max 0.02 / 3.10 / 41.00" in text
+    )
+    assert "flagged 1700X1083Y: every value is the same" in text
+    assert "flagged 1655X1083Y: typical value 41.00 outside the run's" in text
+    assert "flagged 1700X1083Y: typical value 0.02 outside the run's 1.40 to 4.90" in text
+    assert text.count("flagged") == 3
+
+
+def test_data_quality_without_anything_wrong_says_so():
+    attempts = [with_qa(attempt(i, 1650 + i, "success"), 3.0 + i / 10) for i in range(5)]
+    text = summary_text("run-1", job_records(attempts), attempts, PRICE, estimate=None)
+    assert "nothing flagged" in text
+
+
 @pytest.mark.parametrize("status", ["failed", "error", "cancelled"])
 def test_every_unsuccessful_status_is_a_failed_tile(status):
     assert len(failed_tiles(job_records([attempt(1, 1655, status)]))) == 1

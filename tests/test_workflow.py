@@ -56,6 +56,9 @@ def test_first_run_writes_valid_dem_files_for_every_tile(two_tile_run):
         assert np.isfinite(slope).all()
         assert slope.min() >= 0.02 and slope.max() < 90
         assert slope.std() > 0.1  # real terrain, not a constant
+        qa_file = dem_file(dest, tile).parent.parent / f"qa/dem_{tile}.json"
+        qa = json.loads(qa_file.read_text())
+        assert qa["grid"]["shape"] == [600, 600] and qa["slope_deg"]["max"] == float(slope.max())
     assert jobs_run(first.stderr, "dem") == 2
     csv = (workflow.workdir / "results/tiles.csv").read_text().splitlines()
     assert csv[0] == "Year,X,Y,Y_tile,X_tile" and len(csv) == 3
@@ -202,6 +205,7 @@ def test_a_tile_that_fails_is_reported_and_the_others_complete(tmp_path, demo_ar
     report = (folder / "report.txt").read_text()
     assert "dem    eu-central-1  1/2 (50 %)" in report
     assert f"dem {bad}: failed (missing_data), 1 attempt(s)" in report
+    assert "data quality, dem: 1 tile(s)" in report
     failed = (folder / "failed_tiles.csv").read_text().splitlines()
     assert failed == ["Year,X,Y,Y_tile,X_tile", "2023,-0.0278,6.6389,1083,1685"]
     assert "Reports of this run" in result.stderr and "1/2 (50 %)" in result.stderr

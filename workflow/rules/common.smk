@@ -9,7 +9,7 @@ from loaders.copdem import CELL_ID_PATTERN, cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
 from snakemake_executor_plugin_lithops import load_lithops_config
-from ttc_ard.keys import ard_keys, key_patterns
+from ttc_ard.keys import QA_KEY, ard_keys, key_patterns
 from ttc_ard.plan import PlanLogHandler, ProductSettings, usd
 from ttc_ard.request import RequestError, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
@@ -137,10 +137,12 @@ def tile_of(wildcards):
 
 def loader_spec(product, wildcards, output):
     """The job spec a worker runs (loaders.jobs.run_job): plain data, absolute paths."""
+    qa = QA_KEY.format(product=product, **wildcards)
     spec = {
         "product": product,
         "tile": tile_of(wildcards),
         "outputs": {name: os.path.abspath(path) for name, path in output.items()},
+        "qa": os.path.abspath(f"{DEST}/{qa}"),
     }
     return spec | source_settings(product)
 

@@ -29,6 +29,10 @@ def key_patterns(product: str) -> dict[str, str]:
     return {name: f"{TILE_BASE}/{key}" for name, key in ARD_FILES[product].items()}
 
 
+#: The data-quality record a loader writes beside a tile's outputs (not a contract file).
+QA_KEY = TILE_BASE + "/qa/{product}_{x_tile}X{y_tile}Y.json"
+
+
 def ard_keys(year: int, x_tile: int, y_tile: int, products: list[str]) -> list[str]:
     """Every contract key of one tile for the given products, e.g.
     ``2023/raw/1655/1083/raw/misc/dem_1655X1083Y.hkl``."""

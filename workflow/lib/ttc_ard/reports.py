@@ -70,6 +70,7 @@ def job_records(attempts: list[dict]) -> list[dict]:
                 "memory_mb": last["memory_mb"],
                 "error": last.get("error"),
                 "traceback_tail": last.get("traceback_tail"),
+                "qa": (last.get("result") or {}).get("qa"),
                 "stats": stats,
             }
         )
@@ -117,6 +118,7 @@ def summary_text(
             f"  {product:<6} {min(seconds):.2f} / {statistics.median(seconds):.2f} / "
             f"{max(seconds):.2f}"
         )
+    lines += qa_lines(records)
     gb_seconds, cost = measured_cost(attempts, price)
     estimated = "not available" if estimate is None else f"${estimate:.4f}"
     lines += [
@@ -134,6 +136,36 @@ def summary_text(
                 f"{record['attempts']} attempt(s): {record['error']}"
             )
     return "\n".join(lines) + "\n"
+
+
+def qa_lines(records: list[dict]) -> list[str]:
+    """Per product, the spread of the tiles' typical values and the tiles that look wrong:
+    constant over the whole tile, or far outside the other tiles of the run (beyond 3
+    interquartile ranges from the quartiles, with at least 4 tiles to compare)."""
+    by_product = defaultdict(list)
+    for record in records:
+        if record.get("qa"):
+            by_product[record["product"]].append((record["tile"], record["qa"]))
+    lines = []
+    for product, tiles in sorted(by_product.items()):
+        typical = [qa["typical"] for _, qa in tiles]
+        lines += [
+            "",
+            f"data quality, {product}: {len(tiles)} tile(s), typical value min / median / max "
+            f"{min(typical):.2f} / {statistics.median(typical):.2f} / {max(typical):.2f}",
+        ]
+        flags = [f"{tile}: every value is the same" for tile, qa in tiles if qa["constant"]]
+        if len(typical) >= 4:
+            q1, _, q3 = statistics.quantiles(typical, n=4)
+            low, high = q1 - 3 * (q3 - q1), q3 + 3 * (q3 - q1)
+            flags += [
+                f"{tile}: typical value {qa['typical']:.2f} outside the run's "
+                f"{low:.2f} to {high:.2f}"
+                for tile, qa in tiles
+                if not low <= qa["typical"] <= high
+            ]
+        lines += [f"  flagged {flag}" for flag in flags] or ["  nothing flagged"]
+    return lines
 
 
 def failed_tiles(records: list[dict]) -> pd.DataFrame:
