@@ -8,10 +8,14 @@ min_version("9.20")
 configfile: "config/config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/request.smk"
 include: "workflow/rules/demo_archive.smk"
 include: "workflow/rules/dem.smk"
+include: "workflow/rules/report.smk"
 
 
 onstart:

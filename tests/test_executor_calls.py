@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import hickle
 import pytest
+from lithops.constants import SESSION_ID_ENV, TOTAL_EXECUTORS_ENV
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from synthetic_dem import cells_for, plane
 from workflow_runner import REPO
@@ -44,8 +45,11 @@ def dem_job(jobid: int, tmp_path, dem_root, retries: int) -> SimpleNamespace:
 
 
 @pytest.fixture
-def executor(tmp_path):
+def executor(tmp_path, monkeypatch):
     """The plugin's Executor without Snakemake around it: callbacks are recorded."""
+    # Lithops exports its session id; keep it out of the processes later tests start.
+    monkeypatch.delenv(SESSION_ID_ENV, raising=False)
+    monkeypatch.delenv(TOTAL_EXECUTORS_ENV, raising=False)
     ex = Executor.__new__(Executor)
     ex.logger = logging.getLogger("test-executor")
     ex.run_id = "test"

@@ -80,6 +80,21 @@ def test_every_call_is_in_the_run_log(two_tile_run):
         assert record["result"]["shape"] == [600, 600]
 
 
+def test_the_final_rule_feeds_snakemakes_html_report(two_tile_run):
+    workflow, _ = two_tile_run
+    latest = (workflow.workdir / "results/job_reports/latest/report.txt").read_text()
+    assert "dem    eu-central-1  2/2 (100 %)" in latest
+    plots = workflow.workdir / "results/plots/latest"
+    assert {p.name for p in plots.glob("*.png")} == {
+        "timeline_eu-central-1.png",
+        "durations_dem.png",
+    }
+    workflow.run("--report", "report.html")
+    html = (workflow.workdir / "report.html").read_text()
+    assert "timeline_eu-central-1.png" in html and "durations_dem.png" in html
+    (workflow.workdir / "report.html").unlink()
+
+
 def test_second_run_has_nothing_to_do(two_tile_run):
     workflow, _ = two_tile_run
     dest = workflow.workdir / "results/ard"
@@ -248,3 +263,15 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_reports(tmp_path, demo_archiv
     done = {job["tile"] for job in jobs if job["status"] == "success"}
     # No job is reported done whose output is missing.
     assert done <= {path.name[len("dem_") : -len(".hkl")] for path in written}
+
+
+def test_a_run_is_its_own_lithops_session(tmp_path, demo_archive, monkeypatch):
+    # Started from a process that used Lithops (its session id is in the environment), a run
+    # must not share that session's storage keys, which the parent's cleanup deletes.
+    monkeypatch.setenv("__LITHOPS_SESSION_ID", "parent")
+    monkeypatch.setenv("__LITHOPS_TOTAL_EXECUTORS", "0")
+    request = write_request(tmp_path / "request.json", {"2023": TILES[:1]})
+    Workflow(tmp_path, demo_archive, request).run()
+    (log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
+    calls = [json.loads(line)["call"] for line in log.read_text().splitlines()]
+    assert calls and not any(call.startswith("parent-") for call in calls)

@@ -82,6 +82,8 @@ PLAN = PlanLogHandler(
 logging.getLogger("snakemake.logging").addHandler(PLAN)
 DEST = config["dest"].rstrip("/")
 DEMO_ARCHIVE = config["demo_archive"].rstrip("/")
+REPORT_DIR = config["report_dir"].rstrip("/")
+PLOT_DIR = config["plot_dir"].rstrip("/")
 
 
 wildcard_constraints:
@@ -106,14 +108,18 @@ def check_budget():
         )
 
 
-def get_final_output():
-    """Every ARD file of every requested tile, and the request's tiles CSV."""
-    targets = [
+def get_ard_targets():
+    """Every ARD file of every requested tile."""
+    return [
         f"{DEST}/{key}"
         for year, x_tile, y_tile in TILE_CENTRES
         for key in ard_keys(year, x_tile, y_tile, config["products"])
     ]
-    return targets + [config["tiles_csv"]]
+
+
+def get_final_output():
+    """The ARD files, the request's tiles CSV and the latest run's report."""
+    return get_ard_targets() + [config["tiles_csv"], f"{REPORT_DIR}/latest/report.txt"]
 
 
 def ard_outputs(product):

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import lithops
 import yaml
+from lithops.constants import SESSION_ID_ENV as LITHOPS_SESSION_ENV
+from lithops.constants import TOTAL_EXECUTORS_ENV as LITHOPS_EXECUTOR_COUNT_ENV
 from lithops.wait import ALWAYS
 from snakemake_interface_common.exceptions import WorkflowError
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
@@ -85,6 +87,11 @@ class Executor(RemoteExecutor):
             self.workflow.config.get("report_dir", "results/job_reports"), "run_logs"
         )
         self.run_log = Path(log_dir) / f"{self.run_id}.jsonl"
+        # Lithops keeps its session id in the environment, for the processes it spawns. One
+        # inherited from a parent process would give this run the parent's storage keys, and
+        # the parent's cleanup would delete this run's job data: each run is its own session.
+        for name in (LITHOPS_SESSION_ENV, LITHOPS_EXECUTOR_COUNT_ENV):
+            os.environ.pop(name, None)
         self.function_executors: dict[str, lithops.FunctionExecutor] = {}
         self.cancelling = False
         # Calls submitted and not settled, by Snakemake job id. Snakemake's own list of active
