@@ -56,6 +56,17 @@ def test_terrain_is_bit_identical_between_calls():
     assert elevation(lons, lats).tobytes() == elevation(lons.copy(), lats.copy()).tobytes()
 
 
+def test_grid_and_scattered_points_give_the_same_bits():
+    # Grids take a faster path; any set of points must agree with it exactly.
+    lons, lats = grid(-1.3, 6.9, 120)
+    points_lon, points_lat = np.broadcast_arrays(lons, lats)
+    scattered = elevation(points_lon.copy(), points_lat.copy())
+    assert scattered.tobytes() == elevation(lons, lats).tobytes()
+    assert (
+        elevation(points_lon[5:9, 7], points_lat[5:9, 7]).tobytes() == scattered[5:9, 7].tobytes()
+    )
+
+
 def test_terrain_has_plains_hills_and_flat_lakes():
     # A 0.3 degree window of the demo cell: every kind of ground appears.
     z = elevation(*grid(-2.0, 7.0, 1080))

@@ -49,12 +49,32 @@ def fbm(lon: np.ndarray, lat: np.ndarray, salt: int, spacing_deg: float, octaves
 
 def value_noise(x: np.ndarray, y: np.ndarray, salt: int) -> np.ndarray:
     """Smoothly interpolated random values in [-1, 1] set on the integer lattice of (x, y)."""
+    if x.ndim == y.ndim == 2 and x.shape[0] == 1 and y.shape[1] == 1:
+        return _value_noise_on_grid(x[0], y[:, 0], salt)
     x0, y0 = np.floor(x), np.floor(y)
     u, v = fade(x - x0), fade(y - y0)
     ix, iy = x0.astype(np.int64), y0.astype(np.int64)
     a, b = lattice_value(ix, iy, salt), lattice_value(ix + 1, iy, salt)
     c, d = lattice_value(ix, iy + 1, salt), lattice_value(ix + 1, iy + 1, salt)
     return (a + (b - a) * u) * (1 - v) + (c + (d - c) * u) * v
+
+
+def _value_noise_on_grid(xs: np.ndarray, ys: np.ndarray, salt: int) -> np.ndarray:
+    """:func:`value_noise` on the grid of a row ``xs`` and a column ``ys``, bit for bit.
+
+    Hashes each lattice point once instead of four times per pixel, and interpolates with the
+    same operations in the same order (along x, then y).
+    """
+    x0, y0 = np.floor(xs), np.floor(ys)
+    u, v = fade(xs - x0), fade(ys - y0)[:, None]
+    ix, iy = x0.astype(np.int64), y0.astype(np.int64)
+    columns, rows = ix - ix.min(), iy - iy.min()
+    lattice = lattice_value(
+        np.arange(ix.min(), ix.max() + 2)[None, :], np.arange(iy.min(), iy.max() + 2)[:, None], salt
+    )
+    left, right = lattice[:, columns], lattice[:, columns + 1]
+    along_x = left + (right - left) * u
+    return along_x[rows] * (1 - v) + along_x[rows + 1] * v
 
 
 def lattice_value(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:
