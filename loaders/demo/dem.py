@@ -93,7 +93,6 @@ def dem_item(lat_floor: int, lon_floor: int, href: str) -> dict:
             "proj:shape": [CELL_ROWS, columns],
             "proj:centroid": {"lat": lat_floor + 0.5, "lon": lon_floor + 0.5},
             "grid:code": f"CDEM-{ns}{abs(lat_floor):02d}{ew}{abs(lon_floor):03d}",
-            "storage:platform": "local",
             "storage:requester_pays": False,
             "datetime": "2021-04-22T00:00:00Z",
             "processing:software": {"ttc-ard-demo-archive": "1"},

@@ -1,0 +1,151 @@
+"""Catalogue search: the local catalogue's filters, and a STAC API that fails for a while."""
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from loaders.catalog import Catalog, CatalogError, parse_datetime_range, search
+from loaders.demo.dem import dem_item
+from loaders.tiles import BBox, tile_bbox
+
+DEMO_TILE = tile_bbox(-1.6944, 6.6389)
+CELLS = [(6, -2), (6, -1), (7, -2)]
+
+
+@pytest.fixture
+def local_catalog(tmp_path):
+    """Demo DEM items of three cells in a local catalogue."""
+    folder = tmp_path / "stac" / "cop-dem-glo-30"
+    folder.mkdir(parents=True)
+    for lat, lon in CELLS:
+        item = dem_item(lat, lon, "cell.tif")
+        (folder / f"{item['id']}.json").write_text(json.dumps(item))
+    return Catalog(path=str(tmp_path / "stac"))
+
+
+def ids(items):
+    return [item.id.split("_")[4] + item.id.split("_")[6] for item in items]
+
+
+def test_local_search_keeps_the_items_whose_footprint_meets_the_box(local_catalog):
+    year = "2021-01-01/2021-12-31"
+    assert ids(search(local_catalog, "cop-dem-glo-30", DEMO_TILE, year)) == ["N06W002"]
+    across = BBox(-1.1, 6.5, -0.9, 6.6)  # crosses the -1 meridian
+    assert ids(search(local_catalog, "cop-dem-glo-30", across, year)) == ["N06W001", "N06W002"]
+    assert search(local_catalog, "cop-dem-glo-30", BBox(10, 10, 11, 11), year) == []
+
+
+def test_local_search_filters_by_datetime_and_query(local_catalog):
+    assert search(local_catalog, "cop-dem-glo-30", DEMO_TILE, "2023-01-01/2023-12-31") == []
+    assert len(search(local_catalog, "cop-dem-glo-30", DEMO_TILE, "../2021-04-22")) == 1
+    year = "2021-01-01/2021-12-31"
+    assert len(search(local_catalog, "cop-dem-glo-30", DEMO_TILE, year, {"gsd": {"eq": 30}})) == 1
+    assert search(local_catalog, "cop-dem-glo-30", DEMO_TILE, year, {"gsd": {"lt": 30}}) == []
+    assert (
+        search(local_catalog, "cop-dem-glo-30", DEMO_TILE, year, {"eo:cloud_cover": {"lt": 50}})
+        == []
+    )
+
+
+def test_local_catalogue_without_the_collection_says_so(local_catalog):
+    with pytest.raises(CatalogError, match="no collection sentinel-2-l2a"):
+        search(local_catalog, "sentinel-2-l2a", DEMO_TILE, "2023-01-01/2023-12-31")
+
+
+def test_datetime_ranges_are_whole_days_in_utc():
+    start, end = parse_datetime_range("2023-01-01/2023-12-31")
+    assert start == datetime(2023, 1, 1, tzinfo=UTC)
+    assert end == datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    assert parse_datetime_range("../2023-02-01")[0] == datetime.min.replace(tzinfo=UTC)
+
+
+class FlakyStacApi(ThreadingHTTPServer):
+    """A STAC API on loopback whose searches fail with 503 ``failures`` times first."""
+
+    def __init__(self, failures: int, features: list[dict]):
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.failures, self.features, self.searches = failures, features, 0
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status: int, body: dict):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = self.server.url
+        self.reply(
+            200,
+            {
+                "type": "Catalog",
+                "id": "flaky",
+                "stac_version": "1.0.0",
+                "description": "test API",
+                "conformsTo": [
+                    "https://api.stacspec.org/v1.0.0/core",
+                    "https://api.stacspec.org/v1.0.0/item-search",
+                    "https://api.stacspec.org/v1.0.0/item-search#query",
+                ],
+                "links": [
+                    {"rel": "self", "href": url},
+                    {"rel": "root", "href": url},
+                    {
+                        "rel": "search",
+                        "href": f"{url}/search",
+                        "method": "POST",
+                        "type": "application/geo+json",
+                    },
+                ],
+            },
+        )
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.searches += 1
+        if self.server.searches <= self.server.failures:
+            self.reply(503, {"code": "Unavailable"})
+        else:
+            self.reply(200, {"type": "FeatureCollection", "features": self.server.features})
+
+
+@pytest.fixture
+def api(request):
+    server = FlakyStacApi(request.param, [dem_item(6, -2, "https://example.invalid/x.tif")])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("api", [2], indirect=True)
+def test_transient_api_failures_are_retried(api):
+    catalog = Catalog(url=api.url, retries=3, backoff_seconds=0.01)
+    items = search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
+    assert ids(items) == ["N06W002"] and api.searches == 3
+
+
+@pytest.mark.parametrize("api", [1000], indirect=True)
+def test_an_api_that_stays_down_is_reported_clearly(api):
+    catalog = Catalog(url=api.url, retries=2, backoff_seconds=0.01)
+    started = time.monotonic()
+    with pytest.raises(CatalogError, match=f"The STAC API {api.url} could not be searched"):
+        search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
+    assert api.searches == 3 and time.monotonic() - started < 10
+
+
+def test_an_unreachable_api_is_reported_clearly():
+    catalog = Catalog(url="http://127.0.0.1:9", retries=1, backoff_seconds=0.01, timeout_seconds=2)
+    with pytest.raises(CatalogError, match="Check the network"):
+        search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
