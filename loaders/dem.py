@@ -187,8 +187,13 @@ def _read_window(url: str, window: Window) -> np.ndarray:
         with rasterio.open(url) as src:
             return src.read(1, window=window, out_dtype=np.float32)
     except RasterioIOError as err:
+        # A local file that exists but does not read is corrupt; anything else is missing
+        # (remote reads give no reliable way to tell the two apart).
+        corrupt = "://" not in url and Path(url).exists()
         raise TileDataError(
-            "missing_data", f"DEM cell {Path(url).name} cannot be read at {url}: {err}"
+            "bad_data" if corrupt else "missing_data",
+            f"DEM cell {Path(url).name} {'is corrupt' if corrupt else 'cannot be read'} at "
+            f"{url}: {err}",
         ) from err
 
 

@@ -89,6 +89,15 @@ def test_missing_cell_is_a_tile_data_error_naming_the_cell(tmp_path):
     assert err.value.reason == "missing_data"
 
 
+def test_corrupt_cell_is_bad_data(tmp_path):
+    bbox = tile_bbox(-1.6944, 6.6389)
+    cell_url = cells_for(tmp_path, bbox, plane(-1.6944, 6.6389))
+    (tmp_path / cell_id(6, -2) / f"{cell_id(6, -2)}.tif").write_bytes(b"II*\0" + bytes(64))
+    with pytest.raises(TileDataError, match="is corrupt") as err:
+        dem.read_elevation_bands(bbox, cell_url)
+    assert err.value.reason == "bad_data"
+
+
 def test_non_finite_elevation_is_a_tile_data_error(tmp_path):
     bbox = tile_bbox(-1.6944, 6.6389)
     flat_with_hole = lambda lon, lat: np.where((lon > -1.70) & (lat > 6.64), np.nan, 200.0)  # noqa: E731

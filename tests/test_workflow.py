@@ -219,7 +219,7 @@ def test_a_tile_that_fails_is_reported_and_the_others_complete(tmp_path, demo_ar
     (folder,) = [p for p in (tmp_path / "results/job_reports").iterdir() if p.name != "run_logs"]
     report = (folder / "report.txt").read_text()
     assert "dem    eu-central-1  1/2 (50 %)" in report
-    assert f"dem {bad}: failed (missing_data), 1 attempt(s)" in report
+    assert f"dem {bad}: failed (bad_data), 1 attempt(s)" in report
     assert "data quality, dem: 1 tile(s)" in report
     failed = (folder / "failed_tiles.csv").read_text().splitlines()
     assert failed == ["Year,X,Y,Y_tile,X_tile", "2023,-0.0278,6.6389,1083,1685"]
