@@ -1,24 +1,38 @@
-"""Make the small tile table shipped in config/tiles.parquet from the full tile DB.
+"""Make the small tile table shipped as config/tiles.parquet from the full tile DB.
 
     python scripts/make_tile_table.py --parquet /path/to/tiledb.parquet -o config/tiles.parquet
 
-The full DB may not be redistributed; the shipped table holds only the rows the demo and the
-tests need, chosen by the rules below so that the table can be remade from any DB version:
-- every tile id in the sample requests (config/requests/, tests/data/requests/), also
-  under all_tiles, and the 5 x 5 block around the demo tiles (X_tile 1654-1658,
-  Y_tile 1082-1086), for the demo and neighbourhood tests;
-- per edge case, the tiles nearest the demo tiles whose box edge lies within 1e-3 degree of
-  an integer longitude, of an integer latitude, and of a UTM zone boundary (a longitude
-  multiple of 6): DEM mosaics and zone-edge Sentinel-2 tiles;
-- the tile nearest the demo north of 50N (Copernicus cells with fewer columns) and the one
-  nearest south of the equator.
-Nearest, so that the demo archive for all of them stays small.
+The full DB must not be copied into the repository; the demo and the tests need only a few
+of its rows. They are chosen by rules, so that the table can be remade from any DB version,
+and "nearest" always means nearest (centre to centre, in degrees) to the first demo tile
+1655X1083Y, so that the DEM cells and scenes a test needs stay few. The groups:
+
+- requests: every tile id in the sample requests (config/requests/, tests/data/requests/),
+  under missing_tiles and under all_tiles alike: the demo, the request tests and the old
+  tool must find them all (99999X99999Y is meant to be absent).
+- block: X_tile 1654..1658 x Y_tile 1082..1086 around the demo tiles 1655X1083Y..1656X1084Y,
+  for tests of neighbours and of requests larger than the samples.
+- integer longitude: the nearest tile whose west edge and the nearest whose east edge lies
+  within 1e-3 degree of an integer longitude (a Copernicus DEM cell edge; as the grid is
+  regular near the demo, the two face each other across one line): DEM mosaics.
+- integer latitude: the same for south and north edges and integer latitudes.
+- UTM boundary: the nearest tile whose box touches a longitude multiple of 6 (an edge
+  within 1e-3 degree) and the nearest whose box straddles one (the boundary inside the box
+  by more than 1e-3 degree; the grid has regional origins, so such tiles exist): granules
+  from two UTM zones, one output CRS per tile.
+- north of 50N: the nearest tile whose box lies wholly north of 50N (Copernicus cells there
+  have fewer than 3600 columns).
+- south of the equator: the nearest tile whose box lies wholly south of it (S cell names).
+
+Tile box = centre +- 1/36 degree, as in loaders/tiles.py. The output has the DB's columns,
+order and types, no index, rows sorted like the DB (Y_tile, then X_tile).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,66 +41,103 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
+# Runs from a checkout without installing it, from any working directory.
+sys.path[:0] = [str(REPO), str(REPO / "workflow/lib")]
+
+from loaders.tiles import TILE_HALF_WIDTH_DEG as HALF  # noqa: E402
+from ttc_ard.request import DB_COLUMNS, TILE_ID  # noqa: E402
+
 REQUEST_DIRS = [REPO / "config/requests", REPO / "tests/data/requests"]
-HALF = 1 / 36
-EDGE_TOLERANCE = 1e-3
-PER_CASE = 2
-DEMO_CENTRE = (-1.6667, 6.6667)
+REFERENCE = (1655, 1083)  # (X_tile, Y_tile) of the first demo tile
+BLOCK_X = range(1654, 1659)
+BLOCK_Y = range(1082, 1087)
+EDGE_TOLERANCE = 1e-3  # degrees; the DB's centres are rounded to 1e-4 degree
+UTM_ZONE_WIDTH = 6
 
 
-def requested_ids() -> set[tuple[int, int]]:
-    """(X_tile, Y_tile) of every id in the sample requests."""
-    ids = set()
-    for folder in REQUEST_DIRS:
+def requested_tiles(folders: list[Path]) -> set[tuple[int, int]]:
+    """(X_tile, Y_tile) of every well-formed id in the requests in ``folders``."""
+    found = set()
+    for folder in folders:
         for path in sorted(folder.glob("*.json")):
             for years in json.loads(path.read_text()).values():
                 for lists in years.values():
-                    for key in ("missing_tiles", "all_tiles"):
-                        for tile_id in lists.get(key, []):
-                            x, _, rest = tile_id.strip().partition("X")
-                            if x.isdigit() and rest[:-1].isdigit() and rest.endswith("Y"):
-                                ids.add((int(x), int(rest[:-1])))
-    return ids
+                    for tile_id in lists.get("missing_tiles", []) + lists.get("all_tiles", []):
+                        if match := TILE_ID.fullmatch(str(tile_id).strip()):
+                            found.add((int(match[1]), int(match[2])))
+    return found
 
 
-def near_multiple(values: pd.Series, step: float) -> pd.Series:
-    return (np.abs(values / step - np.round(values / step)) * step) < EDGE_TOLERANCE
+def on_line(values: pd.Series, step: float) -> pd.Series:
+    """Whether each value lies within the tolerance of a multiple of ``step``."""
+    return np.abs(values - np.round(values / step) * step) < EDGE_TOLERANCE
 
 
-def edge_cases(db: pd.DataFrame) -> pd.DataFrame:
-    """The first rows of each edge case, as the module docstring lists them."""
-    distance = np.hypot(db.X - DEMO_CENTRE[0], db.Y - DEMO_CENTRE[1])
-    ordered = db.assign(distance=distance).sort_values(["distance", "X_tile", "Y_tile"])
-    band = ordered[(ordered.Y > 5) & (ordered.Y < 12)]
-    west, east = band.X - HALF, band.X + HALF
-    south, north = band.Y - HALF, band.Y + HALF
-    cases = [
-        band[near_multiple(west, 1) | near_multiple(east, 1)],
-        band[near_multiple(south, 1) | near_multiple(north, 1)],
-        band[near_multiple(west, 6) | near_multiple(east, 6)],
-    ]
-    cases += [ordered[ordered.Y - HALF > 50], ordered[ordered.Y + HALF < 0]]
-    picked = [case.head(PER_CASE if i < 3 else 1) for i, case in enumerate(cases)]
-    return pd.concat(picked).drop(columns="distance")
+def straddles(low: pd.Series, high: pd.Series, step: float) -> pd.Series:
+    """Whether a multiple of ``step`` lies inside (low, high) by more than the tolerance."""
+    return np.floor((high - EDGE_TOLERANCE) / step) * step > low + EDGE_TOLERANCE
+
+
+def nearest(db: pd.DataFrame, mask: pd.Series, reference: pd.Series) -> pd.DataFrame:
+    """The row of ``db[mask]`` nearest to ``reference``; ties go to the lower X_tile, Y_tile."""
+    rows = db[mask]
+    distance = np.hypot(rows.X - reference.X, rows.Y - reference.Y)
+    ordered = rows.assign(distance=distance).sort_values(["distance", "X_tile", "Y_tile"])
+    return ordered.head(1).drop(columns="distance")
+
+
+def select(db: pd.DataFrame, requested: set[tuple[int, int]]) -> dict[str, pd.DataFrame]:
+    """The rows of each group of the module docstring, by group name."""
+    tiles = pd.MultiIndex.from_arrays([db.X_tile, db.Y_tile])
+    block = {(x, y) for x in BLOCK_X for y in BLOCK_Y}
+    reference = db[tiles.isin([REFERENCE])].iloc[0]
+    west, east, south, north = db.X - HALF, db.X + HALF, db.Y - HALF, db.Y + HALF
+    conditions = {
+        "integer longitude": [on_line(west, 1), on_line(east, 1)],
+        "integer latitude": [on_line(south, 1), on_line(north, 1)],
+        "UTM boundary": [
+            on_line(west, UTM_ZONE_WIDTH) | on_line(east, UTM_ZONE_WIDTH),
+            straddles(west, east, UTM_ZONE_WIDTH),
+        ],
+        "north of 50N": [south > 50 + EDGE_TOLERANCE],
+        "south of the equator": [north < -EDGE_TOLERANCE],
+    }
+    groups = {
+        "requests": db[tiles.isin(sorted(requested))],
+        "block": db[tiles.isin(sorted(block))],
+    }
+    for name, masks in conditions.items():
+        groups[name] = pd.concat([nearest(db, mask, reference) for mask in masks])
+    return groups
+
+
+def tile_table(groups: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The union of the groups, one row per tile, sorted like the DB."""
+    table = pd.concat(groups.values()).drop_duplicates(["X_tile", "Y_tile"])
+    return table.sort_values(["Y_tile", "X_tile"]).reset_index(drop=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parquet", required=True, help="the full tile DB")
-    parser.add_argument("-o", "--output", required=True, help="the small table to write")
-    args = parser.parse_args()
-    db = pq.read_table(args.parquet, columns=["X", "Y", "Y_tile", "X_tile"]).to_pandas()
-    pairs = pd.MultiIndex.from_arrays([db.X_tile, db.Y_tile])
-    block = {(x, y) for x in range(1654, 1659) for y in range(1082, 1087)}
-    chosen = db[pairs.isin(sorted(requested_ids() | block))]
-    table = (
-        pd.concat([chosen, edge_cases(db)])
-        .drop_duplicates(["X_tile", "Y_tile"])
-        .sort_values(["X_tile", "Y_tile"])
-        .reset_index(drop=True)
+    parser.add_argument(
+        "-o", "--output", default=str(REPO / "config/tiles.parquet"), help="the table to write"
     )
-    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), args.output)
-    print(f"wrote {len(table)} tiles to {args.output}")
+    args = parser.parse_args()
+    schema = pq.read_schema(args.parquet)
+    db = pq.read_table(args.parquet, columns=DB_COLUMNS).to_pandas()
+    requested = requested_tiles(REQUEST_DIRS)
+    groups = select(db, requested)
+    for name, rows in groups.items():
+        print(f"{name}: {len(rows)} tile(s)", file=sys.stderr)
+    found = set(zip(groups["requests"].X_tile, groups["requests"].Y_tile, strict=True))
+    for x_tile, y_tile in sorted(requested - found):
+        print(f"requested but not in the DB: {x_tile}X{y_tile}Y", file=sys.stderr)
+    table = tile_table(groups)
+    # The DB's own column order and types, and no pandas index.
+    columns = pa.schema([field for field in schema if field.name in DB_COLUMNS])
+    pq.write_table(pa.Table.from_pandas(table, schema=columns, preserve_index=False), args.output)
+    print(f"wrote {len(table)} tiles to {args.output}", file=sys.stderr)
 
 
 if __name__ == "__main__":
