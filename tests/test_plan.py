@@ -18,6 +18,18 @@ def call(rule, backend, status, seconds):
     }
 
 
+def plan_for(stats: dict, tiles: int, run_log_dir, budget_usd: float):
+    return build_plan(
+        stats,
+        tiles=tiles,
+        request_summary=f"Request: {tiles} valid",
+        products=[DEM],
+        run_log_dir=run_log_dir,
+        price_per_gb_second=0.00001667,
+        budget_usd=budget_usd,
+    )
+
+
 def test_estimate_is_jobs_times_seconds_times_gigabytes_times_price():
     # The old pipeline's figures: 1,000 DEM tiles of 9 s at 4096 MB.
     assert estimate_cost(1000, 9, 4096, 0.00001667) == pytest.approx(0.60012)
@@ -25,15 +37,7 @@ def test_estimate_is_jobs_times_seconds_times_gigabytes_times_price():
 
 
 def test_plan_counts_jobs_and_present_outputs(tmp_path):
-    plan = build_plan(
-        {"dem": 3, "tiles_csv": 1, "all": 1, "total": 5},
-        tiles=10,
-        request_summary="Request: 10 valid",
-        products=[DEM],
-        run_log_dir=tmp_path,
-        price_per_gb_second=0.00001667,
-        budget_usd=5,
-    )
+    plan = plan_for({"dem": 3, "tiles_csv": 1, "all": 1, "total": 5}, 10, tmp_path, 5)
     (dem,) = plan.products
     assert (dem.jobs, dem.outputs_present, dem.seconds_per_job) == (3, 7, 9.0)
     assert dem.seconds_source == "config default"
@@ -53,15 +57,7 @@ def test_earlier_runs_on_the_same_backend_replace_the_default(tmp_path):
     ]
     (tmp_path / "run1.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     assert sorted(recorded_seconds(tmp_path, "dem", "aws_lambda")) == [2.0, 4.0, 30.0]
-    plan = build_plan(
-        {"dem": 100},
-        tiles=100,
-        request_summary="",
-        products=[DEM],
-        run_log_dir=tmp_path,
-        price_per_gb_second=0.00001667,
-        budget_usd=0.01,
-    )
+    plan = plan_for({"dem": 100}, 100, tmp_path, 0.01)
     (dem,) = plan.products
     assert dem.seconds_per_job == 4.0
     assert dem.seconds_source == "median of 3 earlier aws_lambda call(s)"

@@ -53,7 +53,8 @@ class ExecutorSettings(ExecutorSettingsBase):
         metadata={
             "help": "Folder of the run logs: one JSON-lines file per run, one line per call "
             "attempt with its result or error and the Lithops stats. Default: "
-            "<report_dir>/run_logs, with report_dir from the workflow config.",
+            "<report_dir>/run_logs, with report_dir from the workflow config (validated, so it "
+            "always has its default).",
             "env_var": False,
             "required": False,
         },
@@ -84,7 +85,7 @@ class Executor(RemoteExecutor):
         self.next_seconds_between_status_checks = self.settings.status_interval
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + uuid.uuid4().hex[:6]
         log_dir = self.settings.run_log_dir or os.path.join(
-            self.workflow.config.get("report_dir", "results/job_reports"), "run_logs"
+            self.workflow.config["report_dir"], "run_logs"
         )
         self.run_log = Path(log_dir) / f"{self.run_id}.jsonl"
         # Lithops keeps its session id in the environment, for the processes it spawns. One
@@ -208,9 +209,9 @@ class Executor(RemoteExecutor):
         folder = write_reports(
             self.run_log,
             self.run_id,
-            Path(config.get("report_dir", "results/job_reports")),
-            Path(config.get("plot_dir", "results/plots")),
-            config.get("lambda_price_per_gb_second", 0.00001667),
+            Path(config["report_dir"]),
+            Path(config["plot_dir"]),
+            config["lambda_price_per_gb_second"],
             None if plan is None else plan.cost_usd,
         )
         if folder is not None:
