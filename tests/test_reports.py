@@ -151,6 +151,16 @@ def test_data_quality_without_anything_wrong_says_so():
     assert "nothing flagged" in text
 
 
+def test_data_quality_names_metadata_disagreements_and_uncovered_pixels():
+    attempts = [with_qa(attempt(i, 1650 + i, "success"), 0.3) for i in range(3)]
+    attempts[0]["result"]["qa"] |= {"offset_disagreements": 2, "nodata_fraction": 0.0}
+    attempts[1]["result"]["qa"] |= {"offset_disagreements": 0, "nodata_fraction": 0.25}
+    text = summary_text("run-1", job_records(attempts), attempts, PRICE, estimate=None)
+    assert "flagged 1650X1083Y: 2 scene(s) whose metadata disagreed with their pixels" in text
+    assert "flagged 1651X1083Y: 25% of the pixels covered by no scene" in text
+    assert text.count("flagged") == 2
+
+
 @pytest.mark.parametrize("status", ["failed", "error", "cancelled"])
 def test_every_unsuccessful_status_is_a_failed_tile(status):
     assert len(failed_tiles(job_records([attempt(1, 1655, status)]))) == 1

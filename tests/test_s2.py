@@ -1,13 +1,20 @@
 """Sentinel-2 core: clean-day selection, BOA offset harmonisation, encodings, masks and dates."""
 
 import datetime as dt
+import json
 
 import numpy as np
+import pystac
 import pytest
 
 from loaders import s2
 from loaders.catalog import CatalogError
+from loaders.demo import s2 as demo_s2
+from loaders.demo.mgrs import granules_intersecting
+from loaders.demo.s2 import granule_scenes, plan_granule, write_scenes
 from loaders.errors import TileDataError
+from loaders.s2_source import read_asset
+from loaders.tiles import Tile
 
 
 def D(month: int, day: int, year: int = 2023) -> dt.date:
@@ -420,3 +427,28 @@ def test_a_catalogue_that_cannot_be_searched_is_not_a_data_problem(tmp_path):
     # Not TileDataError: the executor retries it, as a source that may come back.
     with pytest.raises(CatalogError, match="no collection sentinel-2-l2a"):
         s2.run(tile_spec(tmp_path, tmp_path / "missing"))
+
+
+# --- Offsets of demo scenes whose metadata is wrong -----------------------------------------------
+
+
+def test_scenes_whose_metadata_contradicts_their_pixels_follow_the_pixels(tmp_path):
+    """The demo archive's mislabelled 2022 scenes, read as the loader reads them: the decision
+    matches the offset really in the pixels, and the disagreement is recorded."""
+    tile = Tile(year=2022, x_tile=1655, y_tile=1083, lon=-1.6944, lat=6.6389)
+    (granule,) = [g for g in granules_intersecting(*tile.bbox.__dict__.values()) if g.id == "30NXN"]
+    wrong = [scene for scene in granule_scenes(granule, 2022) if scene.metadata_error]
+    write_scenes(tmp_path, [plan_granule(granule, [(tile.lon, tile.lat)])], wrong)
+    grid = s2.tile_grids(tile).bands_10m
+    decided = 0
+    for scene in wrong:
+        item = pystac.Item.from_file(str(demo_s2.item_path(tmp_path, scene.id)))
+        truth = json.loads(demo_s2.truth_path(tmp_path, scene.id).read_text())
+        visible = np.stack([read_asset(item, band, grid) for band in s2.VISIBLE])
+        decision = s2.item_offset(item, visible)
+        assert decision.declared_dn != truth["pixel_offset_dn"]
+        if decision.pixels is not None:
+            decided += 1
+            assert decision.offset_dn == truth["pixel_offset_dn"]
+            assert decision.source == "pixels" and "followed the pixels" in decision.disagreement
+    assert decided >= 2

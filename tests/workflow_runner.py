@@ -25,7 +25,9 @@ class Workflow:
     """The repository's workflow run from a scratch working directory.
 
     Paths in the shipped config are relative to the working directory, so the test passes the
-    repository's files by absolute path; the demo archive is shared between tests.
+    repository's files by absolute path; the demo archive is shared between tests. Only the DEM
+    is built unless a test asks for other products (``products="[dem, s2]"``): it is the
+    quickest product, and enough for what most workflow tests check.
     """
 
     def __init__(self, workdir: Path, archive: Path, request: Path):
@@ -34,6 +36,7 @@ class Workflow:
             "request": str(request),
             "tiledb": str(REPO / "config/tiles.parquet"),
             "demo_archive": str(archive),
+            "products": "[dem]",
             "lithops_config": json.dumps(
                 {
                     "eu-central-1": str(REPO / "config/lithops/localhost.yaml"),

@@ -78,7 +78,7 @@ def surface(lon: np.ndarray, lat: np.ndarray) -> Surface:
         row, column = lon.reshape(-1), lat.reshape(-1)
         for start in range(0, shape[0], _GRID_ROWS):
             rows = slice(start, start + _GRID_ROWS)
-            height[rows], water[rows] = _evaluate(_Grid(row, column[rows]))
+            height[rows], water[rows] = _evaluate(PointGrid(row, column[rows]))
     else:
         flat_lon = np.broadcast_to(lon, shape).reshape(-1)
         flat_lat = np.broadcast_to(lat, shape).reshape(-1)
@@ -90,13 +90,13 @@ def surface(lon: np.ndarray, lat: np.ndarray) -> Surface:
     return Surface(height, water)
 
 
-def _evaluate(points: _Grid | _Points) -> tuple[np.ndarray, np.ndarray]:
+def _evaluate(points: PointGrid | _Points) -> tuple[np.ndarray, np.ndarray]:
     height = _land(points)
     water = _flood(points, height)
     lat = np.broadcast_to(points.lat, points.shape)
     polar = np.abs(lat) > 90 - _POLAR_CAP_DEG
     if polar.any():
-        keep = _smoothstep(90, 90 - _POLAR_CAP_DEG, np.abs(lat[polar]).astype(np.float32))
+        keep = smoothstep(90, 90 - _POLAR_CAP_DEG, np.abs(lat[polar]).astype(np.float32))
         height[polar] = _POLAR_LEVEL + (height[polar] - _POLAR_LEVEL) * keep
     return height, water
 
@@ -104,16 +104,16 @@ def _evaluate(points: _Grid | _Points) -> tuple[np.ndarray, np.ndarray]:
 # --- The terrain -------------------------------------------------------------------------------
 
 
-def _land(points: _Grid | _Points) -> np.ndarray:
+def _land(points: PointGrid | _Points) -> np.ndarray:
     """Ground elevation before lakes, float32 metres."""
-    region = _fbm(points, 2.0, 1, salt=1)  # broad swells, hundreds of kilometres
-    hilly = _smoothstep(-0.3, 0.3, _fbm(points, 1 / 4, 2, salt=2))  # 0 on plains, 1 in hills
-    mountainous = _smoothstep(0.5, 1.0, _fbm(points, 1 / 2, 2, salt=3))  # rarer ranges
+    region = fbm(points, 2.0, 1, salt=1)  # broad swells, hundreds of kilometres
+    hilly = smoothstep(-0.3, 0.3, fbm(points, 1 / 4, 2, salt=2))  # 0 on plains, 1 in hills
+    mountainous = smoothstep(0.5, 1.0, fbm(points, 1 / 2, 2, salt=3))  # rarer ranges
     # Valleys follow the zero lines of a noise field; the ground rises away from them.
-    drainage = _smoothstep(0.0, 0.6, np.abs(_fbm(points, 1 / 16, 3, salt=4)))
-    rough = _fbm(points, 1 / 32, 5, salt=5, gain=0.55)
-    ridges = 1 - np.abs(_fbm(points, 1 / 16, 3, salt=6))  # sharp crests along zero lines
-    ripples = _fbm(points, 1 / 64, 2, salt=7)  # the few metres of relief plains still have
+    drainage = smoothstep(0.0, 0.6, np.abs(fbm(points, 1 / 16, 3, salt=4)))
+    rough = fbm(points, 1 / 32, 5, salt=5, gain=0.55)
+    ridges = 1 - np.abs(fbm(points, 1 / 16, 3, salt=6))  # sharp crests along zero lines
+    ripples = fbm(points, 1 / 64, 2, salt=7)  # the few metres of relief plains still have
     hills = hilly * (220 + 320 * rough) + mountainous * 700 * ridges * ridges * ridges
     return 200 + 120 * region + 4 * ripples + drainage * (10 + np.maximum(hills, 0))
 
@@ -145,7 +145,7 @@ class _Lakes:
 def _lakes(cx: np.ndarray, cy: np.ndarray) -> _Lakes:
     """The lakes of the given lake squares (lattice indices); squares without a lake are left
     out. A lake depends only on its square, never on which points asked."""
-    u = [_uniform(np.mod(cx, round(360 / LAKE_SPACING_DEG)), cy, 1000 + k) for k in range(7)]
+    u = [uniform(np.mod(cx, round(360 / LAKE_SPACING_DEG)), cy, 1000 + k) for k in range(7)]
     keep = u[0] < _LAKE_CHANCE
     cx, cy, u = cx[keep], cy[keep], [value[keep] for value in u]
     fx, fy = 0.25 + 0.5 * u[1], 0.25 + 0.5 * u[2]
@@ -171,7 +171,7 @@ def _lakes(cx: np.ndarray, cy: np.ndarray) -> _Lakes:
     return _Lakes(*(field[flat] for field in fields))
 
 
-def _flood(points: _Grid | _Points, height: np.ndarray) -> np.ndarray:
+def _flood(points: PointGrid | _Points, height: np.ndarray) -> np.ndarray:
     """Set lake water flat at each lake's level and blend its shore into the land (in place);
     returns the water mask. Loops over the few lakes near the points, never over pixels."""
     water = np.zeros(points.shape, dtype=bool)
@@ -185,10 +185,10 @@ def _flood(points: _Grid | _Points, height: np.ndarray) -> np.ndarray:
             continue
         along, across = lakes.local(i, near.lon, near.lat)
         # Scaling the distance by a noise field makes the shoreline wander.
-        wiggle = np.clip(_fbm(near, 1 / 128, 2, salt=8), -1, 1)
+        wiggle = np.clip(fbm(near, 1 / 128, 2, salt=8), -1, 1)
         distance = np.sqrt(along * along + across * across) * (1 + _SHORE_WARP * wiggle)
         distance = distance.astype(np.float32)
-        shore = _smoothstep(1.0, _SHORE_END, distance)
+        shore = smoothstep(1.0, _SHORE_END, distance)
         level = lakes.level[i]
         # Where shore == 0 this is exactly the level: a flat water surface, as in the DEM.
         height[index] = level + (height[index] - level) * shore
@@ -199,8 +199,8 @@ def _flood(points: _Grid | _Points, height: np.ndarray) -> np.ndarray:
 # --- Noise -------------------------------------------------------------------------------------
 
 
-def _fbm(
-    points: _Grid | _Points, spacing_deg: float, octaves: int, salt: int, gain: float = 0.5
+def fbm(
+    points: PointGrid | _Points, spacing_deg: float, octaves: int, salt: int, gain: float = 0.5
 ) -> np.ndarray:
     """Fractal sum of smooth noise, the first octave on a lattice ``spacing_deg`` apart (a power
     of two, see :func:`_lattice_values`), each next one twice as fine and ``gain`` times as
@@ -215,7 +215,7 @@ def _fbm(
     return total
 
 
-class _Grid:
+class PointGrid:
     """The points of a row of longitudes times a column of latitudes."""
 
     def __init__(self, lon: np.ndarray, lat: np.ndarray):
@@ -259,11 +259,11 @@ class _Grid:
 
     def window(
         self, west: float, south: float, east: float, north: float
-    ) -> tuple[_Grid, tuple[np.ndarray, np.ndarray]]:
+    ) -> tuple[PointGrid, tuple[np.ndarray, np.ndarray]]:
         """The points inside the box, and the index that selects them from this grid's arrays."""
         columns = np.flatnonzero((self.lon[0] >= west) & (self.lon[0] <= east))
         rows = np.flatnonzero((self.lat[:, 0] >= south) & (self.lat[:, 0] <= north))
-        return _Grid(self.lon[0, columns], self.lat[rows, 0]), np.ix_(rows, columns)
+        return PointGrid(self.lon[0, columns], self.lat[rows, 0]), np.ix_(rows, columns)
 
 
 class _Points:
@@ -351,11 +351,11 @@ def _hash(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:
     return h
 
 
-def _uniform(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:
+def uniform(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:
     """A reproducible float64 in [0, 1) per integer pair."""
     return (_hash(ix, iy, salt) >> np.uint64(11)).astype(np.float64) * 2.0**-53
 
 
-def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+def smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
     t = np.clip((x - np.float32(edge0)) * np.float32(1 / (edge1 - edge0)), 0, 1)
     return t * t * (3 - 2 * t)

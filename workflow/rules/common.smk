@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from loaders.catalog import EARTH_SEARCH
 from loaders.copdem import CELL_ID_PATTERN, cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
@@ -162,6 +163,14 @@ def source_settings(product):
             "dem_root": "s3://copernicus-dem-30m",
             "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"},
         }
+    if product == "s2":
+        if config["source"] == "demo":
+            return {"stac": {"path": os.path.abspath(f"{DEMO_ARCHIVE}/stac")}}
+        # The items' COG hrefs are public https URLs of the sentinel-cogs bucket.
+        return {
+            "stac": {"url": EARTH_SEARCH},
+            "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"},
+        }
     raise WorkflowError(f"no source settings for product {product}")
 
 
@@ -185,3 +194,23 @@ def demo_dem_cells(wildcards):
         cell_id(*cell) for cell in source_cells(tile_bbox(tile["lon"], tile["lat"]))
     )
     return [f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif" for cell in cells]
+
+
+def demo_s2_tile(wildcards):
+    """The marker saying the demo archive holds a tile's Sentinel-2 scenes (source demo)."""
+    if config["source"] != "demo":
+        return []
+    return (
+        f"{DEMO_ARCHIVE}/demo-coverage/sentinel-2-l2a/{wildcards.year}/tiles/"
+        f"{wildcards.x_tile}X{wildcards.y_tile}Y.json"
+    )
+
+
+def year_tile_centres(wildcards):
+    """Centres (lon, lat) of every requested tile of the year: the first demo archive job of
+    a year generates the scenes of all of them at once."""
+    return sorted(
+        centre
+        for (year, _, _), centre in TILE_CENTRES.items()
+        if year == int(wildcards.year)
+    )

@@ -12,3 +12,20 @@ rule demo_dem_cell:
         "../../environment.yml"
     script:
         "../scripts/demo_dem_cell.py"
+
+
+rule demo_s2_tile:
+    output:
+        f"{DEMO_ARCHIVE}/demo-coverage/sentinel-2-l2a/{{year}}/tiles/{{x_tile}}X{{y_tile}}Y.json",
+    log:
+        "logs/demo_archive/s2/{year}/{x_tile}X{y_tile}Y.log",
+    localrule: True
+    conda:
+        "../../environment.yml"
+    threads: workflow.cores
+    params:
+        tile=tile_of,
+        year_centres=year_tile_centres,
+        archive=lambda wildcards, output: output[0].split("/demo-coverage/")[0],
+    script:
+        "../scripts/demo_s2_tile.py"

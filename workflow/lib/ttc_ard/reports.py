@@ -138,10 +138,16 @@ def summary_text(
     return "\n".join(lines) + "\n"
 
 
+#: A tile whose outputs have more pixels than this that no scene covered is flagged.
+MAX_NODATA_FRACTION = 0.05
+
+
 def qa_lines(records: list[dict]) -> list[str]:
     """Per product, the spread of the tiles' typical values and the tiles that look wrong:
     constant over the whole tile, or far outside the other tiles of the run (beyond 3
-    interquartile ranges from the quartiles, with at least 4 tiles to compare)."""
+    interquartile ranges from the quartiles, with at least 4 tiles to compare); and, where a
+    loader records them, scenes whose metadata disagreed with their pixels and outputs with
+    many pixels no scene covered."""
     by_product = defaultdict(list)
     for record in records:
         if record.get("qa"):
@@ -164,6 +170,17 @@ def qa_lines(records: list[dict]) -> list[str]:
                 for tile, qa in tiles
                 if not low <= qa["typical"] <= high
             ]
+        flags += [
+            f"{tile}: {qa['offset_disagreements']} scene(s) whose metadata disagreed with their "
+            "pixels about the +1000 DN offset (see the tile's QA record)"
+            for tile, qa in tiles
+            if qa.get("offset_disagreements")
+        ]
+        flags += [
+            f"{tile}: {qa['nodata_fraction']:.0%} of the pixels covered by no scene"
+            for tile, qa in tiles
+            if qa.get("nodata_fraction", 0) > MAX_NODATA_FRACTION
+        ]
         lines += [f"  flagged {flag}" for flag in flags] or ["  nothing flagged"]
     return lines
 

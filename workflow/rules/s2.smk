@@ -1,0 +1,14 @@
+rule s2:
+    input:
+        scenes=demo_s2_tile,
+    output:
+        **ard_outputs("s2"),
+    log:
+        "logs/s2/{year}/{x_tile}X{y_tile}Y.log",
+    conda:
+        "../../environment.yml"
+    params:
+        loader=lambda wildcards, output: loader_spec("s2", wildcards, output),
+        lithops=lithops_options("s2"),
+    script:
+        "../scripts/run_loader.py"
