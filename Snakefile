@@ -15,6 +15,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/request.smk"
 include: "workflow/rules/demo_archive.smk"
 include: "workflow/rules/dem.smk"
+include: "workflow/rules/s1.smk"
 include: "workflow/rules/s2.smk"
 include: "workflow/rules/report.smk"
 

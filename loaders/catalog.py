@@ -57,13 +57,36 @@ def search(
     """Items of ``collection`` whose footprint intersects ``bbox``, within ``datetime_range``
     (``"2023-01-01/2023-12-31"``) and matching ``query`` (STAC query extension, e.g.
     ``{"eo:cloud_cover": {"lt": 50}}``), sorted by datetime then id."""
-    if catalog.path is not None:
-        items = local_search(Path(catalog.path), collection, bbox, datetime_range, query)
-    else:
-        items = api_search(catalog, collection, bbox, datetime_range, query)
+    found: dict[str, pystac.Item] = {}
+    for part in split_at_antimeridian(bbox):
+        if catalog.path is not None:
+            items = local_search(Path(catalog.path), collection, part, datetime_range, query)
+        else:
+            items = api_search(catalog, collection, part, datetime_range, query)
+        for item in items:
+            found.setdefault(item.id, item)
     return sorted(
-        items, key=lambda item: (item.datetime or datetime.min.replace(tzinfo=UTC), item.id)
+        found.values(),
+        key=lambda item: (item.datetime or datetime.min.replace(tzinfo=UTC), item.id),
     )
+
+
+def split_at_antimeridian(bbox: BBox) -> list[BBox]:
+    """The box as one or two boxes within -180..180 degrees. A box reaching past the
+    antimeridian (the cloud box around a Fiji tile) is searched on both sides: the items
+    beyond it have footprints near the other end of the longitudes, and STAC APIs refuse
+    longitudes outside -180..180."""
+    if bbox.east > 180:
+        return [
+            BBox(bbox.west, bbox.south, 180.0, bbox.north),
+            BBox(-180.0, bbox.south, bbox.east - 360, bbox.north),
+        ]
+    if bbox.west < -180:
+        return [
+            BBox(bbox.west + 360, bbox.south, 180.0, bbox.north),
+            BBox(-180.0, bbox.south, bbox.east, bbox.north),
+        ]
+    return [bbox]
 
 
 def api_search(catalog, collection, bbox, datetime_range, query) -> list[pystac.Item]:

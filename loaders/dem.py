@@ -19,7 +19,7 @@ from rasterio.windows import Window
 
 from loaders.ard_io import write_hkl, write_json
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cells_covering
-from loaders.errors import TileDataError
+from loaders.errors import TileDataError, read_error
 from loaders.tiles import BBox, Tile
 
 #: The output grid refines the 1 arc-second source 3 times (~10 m), as the old pipeline did.
@@ -107,12 +107,24 @@ def slope_degrees(elevation: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray
 
 
 def slope_on_tile(bands: Sequence[ElevationBand], bbox: BBox) -> np.ndarray:
-    """The DEM ARD of the tile covering ``bbox``: slope in degrees on the ~10 m output grid.
+    """The DEM ARD of the tile covering ``bbox``: slope in degrees on the ~10 m output grid."""
+    dx_m, dy_m = pixel_size_m(bbox)
+    return slope_degrees(elevation_on_tile(bands, bbox), dx_m, dy_m)
+
+
+def pixel_size_m(bbox: BBox) -> tuple[float, float]:
+    """Width and height in metres of the output grid's pixels at the box's mid latitude."""
+    lon_m, lat_m = metres_per_degree((bbox.north + bbox.south) / 2)
+    return OUTPUT_RES_DEG * lon_m, OUTPUT_RES_DEG * lat_m
+
+
+def elevation_on_tile(bands: Sequence[ElevationBand], bbox: BBox) -> np.ndarray:
+    """Elevation on the output grid over ``bbox`` grown by one pixel, (H + 2, W + 2), so that
+    central differences cover the whole tile.
 
     ``bands`` hold the source rows around ``bbox``, north first, contiguous from one band to the
     next. Elevation is interpolated bilinearly (columns within each band, then rows across all
-    bands, so cells of different column spacing join exactly) onto the output grid grown by one
-    pixel, so that the central differences cover the whole tile.
+    bands, so cells of different column spacing join exactly).
     """
     lats, lons = grid_centres(bbox, border=1)
     columns_done = [
@@ -124,8 +136,7 @@ def slope_on_tile(bands: Sequence[ElevationBand], bbox: BBox) -> np.ndarray:
     )
     if not np.isfinite(elevation).all():
         raise TileDataError("bad_data", "the DEM holds non-finite elevations over the tile")
-    lon_m, lat_m = metres_per_degree((bbox.north + bbox.south) / 2)
-    return slope_degrees(elevation, dx_m=OUTPUT_RES_DEG * lon_m, dy_m=OUTPUT_RES_DEG * lat_m)
+    return elevation
 
 
 def source_cells(bbox: BBox) -> list[tuple[int, int]]:
@@ -187,14 +198,7 @@ def _read_window(url: str, window: Window) -> np.ndarray:
         with rasterio.open(url) as src:
             return src.read(1, window=window, out_dtype=np.float32)
     except RasterioIOError as err:
-        # A local file that exists but does not read is corrupt; anything else is missing
-        # (remote reads give no reliable way to tell the two apart).
-        corrupt = "://" not in url and Path(url).exists()
-        raise TileDataError(
-            "bad_data" if corrupt else "missing_data",
-            f"DEM cell {Path(url).name} {'is corrupt' if corrupt else 'cannot be read'} at "
-            f"{url}: {err}",
-        ) from err
+        raise read_error(f"DEM cell {Path(url).name}", url, err) from err
 
 
 def qa_record(tile: Tile, bands: Sequence[ElevationBand], slope: np.ndarray) -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from loaders import dem, s2
+from loaders import dem, s1, s2
 
 #: Product name (the Snakemake rule) -> the loader's ``run(spec) -> summary`` function.
-LOADERS = {"dem": dem.run, "s2": s2.run}
+LOADERS = {"dem": dem.run, "s1": s1.run, "s2": s2.run}
 
 
 def run_job(spec: dict) -> dict:

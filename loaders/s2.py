@@ -40,6 +40,7 @@ from loaders.s2_source import (
     acquisitions,
     read_asset,
     read_mosaics,
+    solar_day,
     utm_epsg,
     utm_grid,
 )
@@ -50,6 +51,9 @@ from loaders.tiles import BBox, Tile
 CLOUDY_SCL_CLASSES = frozenset({0, 1, 2, 3, 7, 8, 9, 10, 11})
 #: SCL class of thin cirrus, the source of the cirrus mask.
 CIRRUS_SCL_CLASS = 10
+#: SCL classes of clear land (vegetation, not vegetated): the pixels whose DNs testify about
+#: the L2A offset.
+CLEAR_LAND_SCL_CLASSES = (4, 5)
 
 # One lookup per pixel instead of nine comparisons; SCL is uint8, so 256 entries cover it.
 _CLOUDY_LUT = np.zeros(256, dtype=bool)
@@ -515,6 +519,7 @@ MAX_ITEM_CLOUD_COVER = 50
 MAX_TILE_BAD_FRACTION = 0.20
 #: A clean day takes the scene over the tile nearest to it, less than this many days away.
 MAX_SCENE_DAY_DISTANCE = 3
+ONE_DAY = datetime.timedelta(days=1)
 #: Resolutions of the grids, metres, besides the 10 m and 20 m bands: stage-1 clouds, and the
 #: cirrus mask and stage-2 cloud check.
 CLOUD_GRID_RES, MASK_GRID_RES = 640, 160
@@ -553,19 +558,25 @@ def tile_grids(tile: Tile) -> TileGrids:
 
 
 def item_offset(item: pystac.Item, visible_dn: np.ndarray) -> OffsetDecision:
-    """How many DNs to subtract from the item's pixels: its metadata checked by its pixels."""
+    """How many DNs to subtract from the item's pixels: its metadata checked by its pixels
+    (``visible_dn`` holds the visible bands' DNs of clear land, 0 elsewhere: water, which
+    Sen2Cor can make darker than the offset, would otherwise read as "no offset")."""
     try:
-        baseline = baseline_offset_dn(item.properties.get("s2:processing_baseline", "00.00"))
         bands = item.assets["red"].extra_fields.get("raster:bands") or [{}]
-        # An item without raster:bands (not Earth Search v1) declares nothing but its baseline.
-        declared = (
-            declared_offset_dn(bands[0].get("scale", EXPECTED_SCALE), bands[0]["offset"])
-            if "offset" in bands[0]
-            else baseline
-        )
+        baseline_text = item.properties.get("s2:processing_baseline")
+        baseline = baseline_offset_dn(baseline_text) if baseline_text else None
+        # What raster:bands declare; an item without them (not Earth Search v1) declares what
+        # its baseline implies, and one without a baseline either declares nothing.
+        if "offset" in bands[0]:
+            declared = declared_offset_dn(bands[0].get("scale", EXPECTED_SCALE), bands[0]["offset"])
+        else:
+            declared = baseline if baseline is not None else 0
     except ValueError as err:
         raise TileDataError("bad_data", f"Sentinel-2 item {item.id}: {err}") from err
-    return decide_offset(declared, baseline, pixel_offset_evidence(visible_dn))
+    # Without a baseline there is nothing to cross-check the declaration against.
+    return decide_offset(
+        declared, declared if baseline is None else baseline, pixel_offset_evidence(visible_dn)
+    )
 
 
 @dataclass(frozen=True)
@@ -578,9 +589,13 @@ class SceneBands:
     offsets: list[dict]
 
 
-def read_scene_bands(days: Sequence[Acquisition], grids: TileGrids) -> SceneBands:
+def read_scene_bands(
+    days: Sequence[Acquisition], grids: TileGrids, scl_cirrus_grid: np.ndarray
+) -> SceneBands:
     """Every band of every day on the tile's grids, each item harmonised on its own (one day's
-    granules may differ), the best-covering item first and the others filling its gaps."""
+    granules may differ), the best-covering item first and the others filling its gaps.
+    ``scl_cirrus_grid`` is each day's SCL on the 160 m grid: its clear land decides which
+    pixels testify about the offset."""
     shape_10m, shape_20m = (
         (grids.bands_10m.height, grids.bands_10m.width),
         (grids.bands_20m.height, grids.bands_20m.width),
@@ -588,22 +603,27 @@ def read_scene_bands(days: Sequence[Acquisition], grids: TileGrids) -> SceneBand
     bands_10m = np.zeros((len(days), *shape_10m, len(BANDS_10M)), np.uint16)
     bands_20m = np.zeros((len(days), *shape_20m, len(BANDS_20M)), np.uint16)
     valid = np.zeros((len(days), *shape_10m), bool)
+    scale = round(grids.cirrus.resolution / grids.bands_10m.resolution)
+    land = np.isin(scl_cirrus_grid, CLEAR_LAND_SCL_CLASSES).repeat(scale, 1).repeat(scale, 2)
+    land = land[:, : shape_10m[0], : shape_10m[1]]
 
     def read_day(index: int) -> list[dict]:
         decisions = []
         valid_20m = np.zeros(shape_20m, bool)
         for item in days[index].items:
             dn_10m = [read_asset(item, band, grids.bands_10m) for band in BANDS_10M]
-            decision = item_offset(item, np.stack([dn_10m[BANDS_10M.index(b)] for b in VISIBLE]))
+            visible = np.stack([dn_10m[BANDS_10M.index(b)] for b in VISIBLE])
+            decision = item_offset(item, np.where(land[index], visible, 0).astype(np.uint16))
             decisions.append(
                 {"date": days[index].day.isoformat(), "item": item.id} | asdict(decision)
             )
-            fill = (dn_10m[0] != 0) & ~valid[index]
+            # A pixel counts where every band has it: nodata borders differ between bands.
+            fill = np.logical_and.reduce([dn != 0 for dn in dn_10m]) & ~valid[index]
             for b, dn in enumerate(dn_10m):
                 bands_10m[index, ..., b][fill] = reflectance_u16(dn[fill], decision.offset_dn)
             valid[index] |= fill
             dn_20m = [read_asset(item, band, grids.bands_20m) for band in BANDS_20M]
-            fill = (dn_20m[0] != 0) & ~valid_20m
+            fill = np.logical_and.reduce([dn != 0 for dn in dn_20m]) & ~valid_20m
             for b, dn in enumerate(dn_20m):
                 bands_20m[index, ..., b][fill] = reflectance_u16(dn[fill], decision.offset_dn)
             valid_20m |= fill
@@ -646,13 +666,20 @@ def run(spec: dict) -> dict:
     with rasterio.Env(**(GDAL_DEFAULTS | spec.get("gdal_env", {}))):
         # Stage 1: the clean days, judged on the clouds around the tile.
         cloud_bbox = tile_cloud_bbox(tile)
-        candidates = search(
-            catalog,
-            COLLECTION,
-            cloud_bbox,
-            f"{tile.year}-01-01/{tile.year}-12-31",
-            {"eo:cloud_cover": {"lt": MAX_ITEM_CLOUD_COVER}},
-        )
+        # A day more on each side, then the solar days of the year: an overpass's UTC date is
+        # not its local one near the antimeridian.
+        first, last = datetime.date(tile.year, 1, 1), datetime.date(tile.year, 12, 31)
+        candidates = [
+            item
+            for item in search(
+                catalog,
+                COLLECTION,
+                cloud_bbox,
+                f"{first - ONE_DAY}/{last + ONE_DAY}",
+                {"eo:cloud_cover": {"lt": MAX_ITEM_CLOUD_COVER}},
+            )
+            if first <= solar_day(item.datetime, tile.lon) <= last
+        ]
         if not candidates:
             raise TileDataError(
                 "no_data",
@@ -667,9 +694,8 @@ def run(spec: dict) -> dict:
 
         # Stage 2: for each clean day the nearest acquisition over the tile itself.
         margin = datetime.timedelta(days=MAX_SCENE_DAY_DISTANCE)
-        first, last = datetime.date(tile.year, 1, 1) - margin, datetime.date(tile.year, 12, 31)
         tile_days = acquisitions(
-            search(catalog, COLLECTION, tile.bbox, f"{first}/{last + margin}"),
+            search(catalog, COLLECTION, tile.bbox, f"{first - margin}/{last + margin}"),
             tile.bbox,
             tile.lon,
         )
@@ -686,11 +712,15 @@ def run(spec: dict) -> dict:
             raise TileDataError(
                 "no_data",
                 f"no usable Sentinel-2 scene in {tile.year} over {tile.tag}: "
-                f"{len(cloud_days)} day(s) found around it, {len(clean_days)} clean, "
-                f"{len(chosen)} matched over the tile, none with at most "
-                f"{MAX_TILE_BAD_FRACTION:.0%} cloudy pixels there.",
+                f"{len(cloud_days)} day(s) found around it, {len(clean_days)} clean enough, "
+                f"{len(chosen)} matched over the tile"
+                + (
+                    f", none with at most {MAX_TILE_BAD_FRACTION:.0%} cloudy pixels there."
+                    if chosen
+                    else "."
+                ),
             )
-        scenes = read_scene_bands([tile_days[i] for i in kept], grids)
+        scenes = read_scene_bands([tile_days[i] for i in kept], grids, scl_tile[usable])
 
     outputs = {
         "s2_10": scenes.bands_10m,

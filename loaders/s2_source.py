@@ -25,10 +25,12 @@ from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
-from shapely.geometry import box, shape
+from shapely.affinity import translate
+from shapely.geometry import Polygon, box, shape
+from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from loaders.errors import TileDataError
+from loaders.errors import TileDataError, read_error
 from loaders.tiles import BBox
 
 COLLECTION = "sentinel-2-l2a"
@@ -126,13 +128,23 @@ def acquisitions(items: Sequence[pystac.Item], area: BBox, lon: float) -> list[A
         by_day.setdefault(solar_day(item.datetime, lon), []).append(item)
     days = []
     for day in sorted(by_day):
-        footprints = {
-            item.id: shape(item.geometry).intersection(area_shape) for item in by_day[day]
-        }
+        footprints = {item.id: on_area(shape(item.geometry), area_shape) for item in by_day[day]}
         ranked = sorted(by_day[day], key=lambda item: (-footprints[item.id].area, item.id))
         covered = unary_union(list(footprints.values())).area / area_shape.area
         days.append(Acquisition(day, tuple(ranked), round(min(covered, 1.0), 6)))
     return days
+
+
+def on_area(footprint: BaseGeometry, area: Polygon) -> BaseGeometry:
+    """The part of a footprint inside ``area``, also where the area reaches past the
+    antimeridian (footprints there lie near the other end of the longitudes)."""
+    west, _, east, _ = area.bounds
+    parts = [footprint.intersection(area)]
+    if east > 180:
+        parts.append(translate(footprint, xoff=360).intersection(area))
+    if west < -180:
+        parts.append(translate(footprint, xoff=-360).intersection(area))
+    return unary_union(parts)
 
 
 def read_asset(item: pystac.Item, asset: str, grid: Grid) -> np.ndarray:
@@ -140,6 +152,8 @@ def read_asset(item: pystac.Item, asset: str, grid: Grid) -> np.ndarray:
 
     A grid coarser than the file is read from the overview closest to it without being
     coarser, so the SCL at 640 m costs a few hundred kilobytes, not the 20 m image."""
+    if asset not in item.assets:
+        raise TileDataError("bad_data", f"Sentinel-2 item {item.id} has no {asset} asset")
     href = item.assets[asset].get_absolute_href()
     try:
         with rasterio.open(href) as full:
@@ -162,10 +176,7 @@ def read_asset(item: pystac.Item, asset: str, grid: Grid) -> np.ndarray:
         ):
             return warped.read(1)
     except RasterioIOError as err:
-        raise TileDataError(
-            "missing_data",
-            f"Sentinel-2 asset {asset} of {item.id} cannot be read at {href}: {err}",
-        ) from err
+        raise read_error(f"Sentinel-2 asset {asset} of {item.id}", href, err) from err
 
 
 def read_mosaic(acquisition: Acquisition, asset: str, grid: Grid) -> np.ndarray:

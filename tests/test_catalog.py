@@ -51,6 +51,20 @@ def test_local_search_filters_by_datetime_and_query(local_catalog):
     )
 
 
+def test_a_box_across_the_antimeridian_finds_the_items_on_both_sides(tmp_path):
+    folder = tmp_path / "stac" / "cop-dem-glo-30"
+    folder.mkdir(parents=True)
+    for lat, lon in [(-17, 179), (-17, -180), (-17, 170)]:
+        item = dem_item(lat, lon, "cell.tif")
+        (folder / f"{item['id']}.json").write_text(json.dumps(item))
+    catalog = Catalog(path=str(tmp_path / "stac"))
+    year = "2021-01-01/2021-12-31"
+    fiji_clouds = BBox(179.55, -17.3, 180.39, -16.4)  # a cloud box reaching past 180
+    assert ids(search(catalog, "cop-dem-glo-30", fiji_clouds, year)) == ["S17E179", "S17W180"]
+    west_side = BBox(-180.4, -17.3, -179.6, -16.4)
+    assert ids(search(catalog, "cop-dem-glo-30", west_side, year)) == ["S17E179", "S17W180"]
+
+
 def test_local_catalogue_without_the_collection_says_so(local_catalog):
     with pytest.raises(CatalogError, match="no collection sentinel-2-l2a"):
         search(local_catalog, "sentinel-2-l2a", DEMO_TILE, "2023-01-01/2023-12-31")

@@ -32,7 +32,7 @@ def test_absent_keys_take_their_defaults():
     config = {"retries": 5}
     validate_config(config, SCHEMA)
     assert config["retries"] == 5
-    assert config["dest"] == "results/ard" and config["products"] == ["dem", "s2"]
+    assert config["dest"] == "results/ard" and config["products"] == ["dem", "s1", "s2"]
 
 
 @pytest.mark.parametrize(

@@ -343,6 +343,13 @@ def test_scene_files_are_byte_identical_when_made_again(written, tmp_path):
         ), p
 
 
+def test_a_tile_off_the_lattice_gets_the_scenes_of_the_cells_it_reaches(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "_write_cell", lambda root, year, cell: 0)
+    # 5052X1118Y: its centre is 0.0169 degree off the 1/18 degree lattice, east of 54 E.
+    summary = demo.write_s1_archive(tmp_path, YEAR, [(54.0169, 12.3056)])
+    assert summary["cells"] == [demo.cell_name(c) for c in [(971, 221), (972, 221)]]
+
+
 def test_the_archive_writes_each_cells_scenes_once(tmp_path, monkeypatch):
     written = []
 
@@ -353,8 +360,9 @@ def test_the_archive_writes_each_cells_scenes_once(tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo, "write_scene", write_scene)
     monkeypatch.setattr(demo, "write_truth", lambda root, cell: None)
-    # Two tiles of one cell ask for the same scenes: the quarter windows' only.
-    two = [DEMO_TILE, (DEMO_TILE[0] + 0.01, DEMO_TILE[1] - 0.01)]
+    # Two tiles of one cell (centres as the DB rounds them) ask for the same scenes: the
+    # quarter windows' only.
+    two = [DEMO_TILE, (DEMO_TILE[0] + 0.00004, DEMO_TILE[1] - 0.00004)]
     summary = demo.write_s1_archive(tmp_path, YEAR, two)
     expected = demo.scenes_in_windows(demo.s1_scenes(YEAR, *DEMO_TILE), YEAR)
     assert written == expected and summary["written"] == len(expected)

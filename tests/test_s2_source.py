@@ -1,12 +1,15 @@
 """Reading Sentinel-2 items onto a tile's grids: zones, grids, solar days, overviews, mosaics."""
 
+import threading
 from datetime import UTC, date, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pystac
 import pytest
 import rasterio
 import rasterio.shutil
+from rasterio.errors import RasterioIOError
 from rasterio.io import MemoryFile
 from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
@@ -100,6 +103,21 @@ def test_acquisitions_are_chronological_days_with_the_best_covering_item_first()
     assert found[0].coverage == 1.0
     assert [i.id for i in found[1].items] == ["west-half", "east-quarter"]
     assert found[1].coverage == pytest.approx(0.75)
+
+
+def test_coverage_counts_footprints_beyond_the_antimeridian():
+    area = BBox(179.7, -17, 180.4, -16)  # most of it past 180
+    moment = datetime(2023, 5, 1, 22, 30, tzinfo=UTC)
+    found = acquisitions(
+        [
+            item("east", moment, BBox(179, -18, 180, -15)),
+            item("west", moment, BBox(-180, -18, -179, -15)),
+        ],
+        area,
+        lon=179.9,
+    )
+    assert found[0].coverage == pytest.approx(1.0)
+    assert [i.id for i in found[0].items] == ["west", "east"]  # 0.4 degree of it against 0.3
 
 
 def write_cog(path, array, crs, transform, overviews=0):
@@ -196,6 +214,51 @@ def test_an_unreadable_asset_is_a_classified_data_error(tmp_path):
     scene = item(
         "gone", datetime(2023, 1, 1, tzinfo=UTC), BBox(0, 0, 1, 1), {"red": str(tmp_path / "x.tif")}
     )
-    with pytest.raises(TileDataError, match="red of gone cannot be read") as raised:
+    with pytest.raises(TileDataError, match="red of gone is missing") as raised:
         read_asset(scene, "red", Grid("EPSG:32630", 600000, 800000, 10, 5, 5))
     assert raised.value.reason == "missing_data"
+
+
+@pytest.fixture
+def http_status(tmp_path):
+    """A loopback server answering every request with the status in ``status[0]``."""
+    status = [503]
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server API)
+            self.send_response(status[0])
+            self.end_headers()
+
+        do_HEAD = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", status
+    server.shutdown()
+
+
+def test_a_file_that_is_not_there_is_missing_data_but_an_unavailable_one_is_retried(http_status):
+    base, status = http_status
+    grid = Grid("EPSG:32630", 600000, 800000, 10, 5, 5)
+    scene = item(
+        "far", datetime(2023, 1, 1, tzinfo=UTC), BBox(0, 0, 1, 1), {"red": f"{base}/B04.tif"}
+    )
+    # 503 after GDAL's own retries: not the tile's fault, so not a TileDataError (retried).
+    with rasterio.Env(GDAL_HTTP_MAX_RETRY="0"), pytest.raises(RasterioIOError) as raised:
+        read_asset(scene, "red", grid)
+    assert not isinstance(raised.value, TileDataError)
+    status[0] = 404
+    scene.assets["red"].href = f"{base}/B03.tif"  # GDAL remembers what a URL answered
+    with rasterio.Env(GDAL_HTTP_MAX_RETRY="0"), pytest.raises(TileDataError) as raised:
+        read_asset(scene, "red", grid)
+    assert raised.value.reason == "missing_data"
+
+
+def test_an_item_without_the_asset_is_bad_data():
+    scene = item("bare", datetime(2023, 1, 1, tzinfo=UTC), BBox(0, 0, 1, 1))
+    with pytest.raises(TileDataError, match="bare has no scl asset") as raised:
+        read_asset(scene, "scl", Grid("EPSG:32630", 600000, 800000, 10, 5, 5))
+    assert raised.value.reason == "bad_data"

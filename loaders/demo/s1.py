@@ -58,6 +58,7 @@ from loaders.ard_io import replace_atomically
 from loaders.dem import OUTPUT_RES_DEG, metres_per_degree, slope_degrees
 from loaders.demo.terrain import PointGrid, fbm, surface
 from loaders.demo.weather import BARE, FOREST, LAKE, SAVANNA, ground, wetness
+from loaders.tiles import TILE_HALF_WIDTH_DEG
 
 #: Version of the generator, recorded in each item: bump it when scenes or layout change.
 GENERATOR_VERSION = "1"
@@ -1193,7 +1194,17 @@ def write_s1_archive(
     reads no other); :func:`s1_scenes` lists the whole year. Returns counts and the cells.
     """
     root = Path(archive_root)
-    cells = sorted({cell_of(lon, lat) for lon, lat in tile_centres})
+    # Every cell the tile's box reaches beyond a cell's margin: tile centres off the 1/18
+    # degree lattice (regional origins of the tile grid) reach into a neighbouring cell.
+    reach = TILE_HALF_WIDTH_DEG - MARGIN_DEG
+    cells = sorted(
+        {
+            cell_of(lon + dx, lat + dy)
+            for lon, lat in tile_centres
+            for dx in (-reach, 0.0, reach)
+            for dy in (-reach, 0.0, reach)
+        }
+    )
     jobs = [(str(root), year, cell) for cell in cells]
     if workers > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(min(workers, len(jobs))) as pool:

@@ -92,6 +92,7 @@ wildcard_constraints:
     x_tile=r"\d+",
     y_tile=r"\d+",
     cell=CELL_ID_PATTERN,
+    collection="sentinel-1-grd|sentinel-2-l2a",
 
 
 def check_budget():
@@ -163,6 +164,20 @@ def source_settings(product):
             "dem_root": "s3://copernicus-dem-30m",
             "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"},
         }
+    if product == "s1":
+        if config["source"] == "demo":
+            return {
+                "stac": {"path": os.path.abspath(f"{DEMO_ARCHIVE}/stac")},
+                "dem_root": os.path.abspath(f"{DEMO_ARCHIVE}/copernicus-dem-30m"),
+            }
+        # The GRD bucket is requester-pays: reads are signed and billed to the caller's
+        # account; the DEM bucket is public and accepts the same signed reads.
+        return {
+            "stac": {"url": EARTH_SEARCH},
+            "dem_root": "s3://copernicus-dem-30m",
+            "requester_pays": True,
+            "gdal_env": {"AWS_REQUEST_PAYER": "requester"},
+        }
     if product == "s2":
         if config["source"] == "demo":
             return {"stac": {"path": os.path.abspath(f"{DEMO_ARCHIVE}/stac")}}
@@ -196,14 +211,19 @@ def demo_dem_cells(wildcards):
     return [f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif" for cell in cells]
 
 
-def demo_s2_tile(wildcards):
-    """The marker saying the demo archive holds a tile's Sentinel-2 scenes (source demo)."""
-    if config["source"] != "demo":
-        return []
-    return (
-        f"{DEMO_ARCHIVE}/demo-coverage/sentinel-2-l2a/{wildcards.year}/tiles/"
-        f"{wildcards.x_tile}X{wildcards.y_tile}Y.json"
-    )
+def demo_scenes_marker(collection):
+    """Input function: the marker saying the demo archive holds a tile's scenes of
+    ``collection`` (nothing when the source is not the demo)."""
+
+    def marker(wildcards):
+        if config["source"] != "demo":
+            return []
+        return (
+            f"{DEMO_ARCHIVE}/demo-coverage/{collection}/{wildcards.year}/tiles/"
+            f"{wildcards.x_tile}X{wildcards.y_tile}Y.json"
+        )
+
+    return marker
 
 
 def year_tile_centres(wildcards):

@@ -14,11 +14,11 @@ rule demo_dem_cell:
         "../scripts/demo_dem_cell.py"
 
 
-rule demo_s2_tile:
+rule demo_scenes:
     output:
-        f"{DEMO_ARCHIVE}/demo-coverage/sentinel-2-l2a/{{year}}/tiles/{{x_tile}}X{{y_tile}}Y.json",
+        f"{DEMO_ARCHIVE}/demo-coverage/{{collection}}/{{year}}/tiles/{{x_tile}}X{{y_tile}}Y.json",
     log:
-        "logs/demo_archive/s2/{year}/{x_tile}X{y_tile}Y.log",
+        "logs/demo_archive/{collection}/{year}/{x_tile}X{y_tile}Y.log",
     localrule: True
     conda:
         "../../environment.yml"
@@ -28,4 +28,4 @@ rule demo_s2_tile:
         year_centres=year_tile_centres,
         archive=lambda wildcards, output: output[0].split("/demo-coverage/")[0],
     script:
-        "../scripts/demo_s2_tile.py"
+        "../scripts/demo_scenes.py"

@@ -1,6 +1,6 @@
 rule s2:
     input:
-        scenes=demo_s2_tile,
+        scenes=demo_scenes_marker("sentinel-2-l2a"),
     output:
         **ard_outputs("s2"),
     log:

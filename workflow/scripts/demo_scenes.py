@@ -1,9 +1,10 @@
-"""Make sure the demo archive holds the Sentinel-2 scenes of a tile, then mark the tile done.
+"""Make sure the demo archive holds a collection's scenes over a tile, then mark the tile done.
 
 The first job of a year generates the scenes of every requested tile of that year at once
-(under a lock, so parallel jobs wait for it instead of regenerating the same granules); the
-others find their tile covered and only write their marker. The archive only grows: tiles
-covered by earlier requests keep their pixels, so their outputs stay valid.
+(under a lock per collection and year, so parallel jobs wait for it instead of generating the
+same scenes again); the others find their tile covered and only write their marker. The
+archive only grows: tiles covered by earlier requests keep their pixels, so their outputs stay
+valid.
 """
 
 import fcntl
@@ -14,14 +15,17 @@ from pathlib import Path
 sys.stderr = open(snakemake.log[0], "w")
 
 from loaders.ard_io import replace_atomically
+from loaders.demo.s1 import write_s1_archive
 from loaders.demo.s2 import write_s2_archive
 
-year = int(snakemake.wildcards.year)
-lock_path = Path(snakemake.params.archive) / "demo-coverage/sentinel-2-l2a" / f"{year}.lock"
+WRITERS = {"sentinel-1-grd": write_s1_archive, "sentinel-2-l2a": write_s2_archive}
+
+collection, year = snakemake.wildcards.collection, int(snakemake.wildcards.year)
+lock_path = Path(snakemake.params.archive) / "demo-coverage" / collection / f"{year}.lock"
 lock_path.parent.mkdir(parents=True, exist_ok=True)
 with open(lock_path, "w") as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
-    summary = write_s2_archive(
+    summary = WRITERS[collection](
         snakemake.params.archive,
         year,
         [tuple(centre) for centre in snakemake.params.year_centres],

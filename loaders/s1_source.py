@@ -1,0 +1,176 @@
+"""Sentinel-1 GRD sources of a tile: items, their annotation files, and the tile's window of a
+scene in radar geometry, calibrated there and resampled onto the tile's grid. The arithmetic
+is :mod:`loaders.s1`'s pure functions; this module fetches and places.
+
+A GRD image has no affine transform: its product annotation's geolocation grid ties image
+(line, pixel) to lon/lat at a few hundred points. The tile's pixel centres are located in the
+image by linear interpolation over the triangulation of those points, the image window around
+them is read and calibrated with the annotation LUTs on that window's own lines and pixels,
+and gamma0 (linear power) is resampled bilinearly onto the tile's pixels.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pystac
+import rasterio
+from rasterio.errors import RasterioIOError
+from rasterio.windows import Window
+from scipy.interpolate import LinearNDInterpolator
+from scipy.ndimage import map_coordinates
+from shapely import contains_xy
+from shapely.geometry import shape
+
+from loaders import s1
+from loaders.errors import TileDataError, read_error
+
+COLLECTION = "sentinel-1-grd"
+POLARISATIONS = ("vv", "vh")
+#: Extra image pixels read around the tile's footprint, for the bilinear resampling.
+WINDOW_MARGIN_PX = 2
+
+
+def is_dual_pol_iw(item: pystac.Item) -> bool:
+    """Whether an item is an IW scene with both VV and VH (the contract's two bands)."""
+    properties = item.properties
+    polarisations = {p.upper() for p in properties.get("sar:polarizations", [])}
+    return properties.get("sar:instrument_mode") == "IW" and {"VV", "VH"} <= polarisations
+
+
+def footprint_cells(item: pystac.Item, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """Which of the points (``lats`` column x ``lons`` row) the item's footprint contains."""
+    return contains_xy(shape(item.geometry), lons[None, :], lats[:, None])
+
+
+def read_bytes(href: str, requester_pays: bool = False) -> bytes:
+    """A file's bytes from S3 (the S1 bucket is requester-pays: the reader's account pays),
+    over http(s), or from a local path."""
+    what = f"Sentinel-1 annotation {posixpath.basename(href)}"
+    try:
+        if href.startswith("s3://"):
+            import boto3
+
+            bucket, _, key = href[len("s3://") :].partition("/")
+            extra = {"RequestPayer": "requester"} if requester_pays else {}
+            return boto3.client("s3").get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
+        if href.startswith(("http://", "https://")):
+            with urllib.request.urlopen(href, timeout=60) as response:
+                return response.read()
+        return Path(href).read_bytes()
+    except Exception as err:  # boto3, urllib and the file system each raise their own types
+        raise read_error(what, href, err) from err
+
+
+@dataclass(frozen=True)
+class SceneAnnotations:
+    """What calibrating one polarisation of a scene needs, from its annotation files."""
+
+    geolocation: s1.Geolocation
+    calibration: s1.CalibrationLUT
+    noise: s1.NoiseLUT
+
+
+def product_annotation_href(item: pystac.Item, pol: str) -> str:
+    """The product annotation (``annotation/<mode>-<pol>.xml``) of the item's product folder.
+
+    Not the item's ``schema-product-<pol>`` asset: for products with an ``rfi/`` folder (IPF
+    3.40 on) Earth Search points it at the RFI annotation, which has no geolocation grid. The
+    calibration file sits in ``annotation/calibration/``, so the folder is two levels up."""
+    calibration = item.assets[f"schema-calibration-{pol}"].get_absolute_href()
+    annotation_folder = posixpath.dirname(posixpath.dirname(calibration))
+    mode = item.properties.get("sar:instrument_mode", "IW").lower()
+    return f"{annotation_folder}/{mode}-{pol}.xml"
+
+
+def scene_annotations(item: pystac.Item, pol: str, requester_pays: bool) -> SceneAnnotations:
+    def fetch(href: str) -> bytes:
+        return read_bytes(href, requester_pays)
+
+    try:
+        return SceneAnnotations(
+            s1.parse_geolocation(fetch(product_annotation_href(item, pol))),
+            s1.parse_calibration(
+                fetch(item.assets[f"schema-calibration-{pol}"].get_absolute_href())
+            ),
+            s1.parse_noise(fetch(item.assets[f"schema-noise-{pol}"].get_absolute_href())),
+        )
+    except ValueError as err:  # the parsers' complaints about a malformed annotation
+        raise TileDataError("bad_data", f"Sentinel-1 {item.id} {pol}: {err}") from err
+
+
+def image_coordinates(
+    geolocation: s1.Geolocation, lons: np.ndarray, lats: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(line, pixel) in the image of each point of the grid ``lats`` column x ``lons`` row,
+    NaN outside the geolocation grid (outside the scene)."""
+    points = np.column_stack([geolocation.longitude, geolocation.latitude])
+    values = np.column_stack([geolocation.line, geolocation.pixel]).astype(np.float64)
+    lon_grid, lat_grid = np.meshgrid(lons, lats)
+    located = LinearNDInterpolator(points, values)(lon_grid, lat_grid)
+    return located[..., 0], located[..., 1]
+
+
+@dataclass(frozen=True)
+class TileGamma0:
+    """One polarisation of one scene on the tile's grid: gamma0 on the ellipsoid (linear
+    power, NaN where the scene has no data), the ellipsoid incidence angle, and the azimuth
+    the radar looked toward."""
+
+    gamma0: np.ndarray
+    incidence_deg: np.ndarray
+    look_azimuth_deg: float
+
+
+def tile_gamma0(
+    item: pystac.Item, pol: str, lons: np.ndarray, lats: np.ndarray, requester_pays: bool
+) -> TileGamma0 | None:
+    """A scene's gamma0 of one polarisation on the tile's grid; None if it misses the tile."""
+    notes = scene_annotations(item, pol, requester_pays)
+    try:
+        look = s1.look_azimuth(notes.geolocation.pass_direction, notes.geolocation.platform_heading)
+    except ValueError as err:
+        raise TileDataError("bad_data", f"Sentinel-1 {item.id}: {err}") from err
+    lines, pixels = image_coordinates(notes.geolocation, lons, lats)
+    inside = np.isfinite(lines)
+    if not inside.any():
+        return None
+    first_line = max(math.floor(np.nanmin(lines)) - WINDOW_MARGIN_PX, 0)
+    first_pixel = max(math.floor(np.nanmin(pixels)) - WINDOW_MARGIN_PX, 0)
+    last_line = min(
+        math.ceil(np.nanmax(lines)) + WINDOW_MARGIN_PX, notes.geolocation.number_of_lines - 1
+    )
+    last_pixel = min(
+        math.ceil(np.nanmax(pixels)) + WINDOW_MARGIN_PX, notes.geolocation.number_of_samples - 1
+    )
+    if last_line < first_line or last_pixel < first_pixel:
+        return None
+    href = item.assets[pol].get_absolute_href()
+    window = Window(
+        first_pixel, first_line, last_pixel - first_pixel + 1, last_line - first_line + 1
+    )
+    try:
+        with rasterio.open(href) as src:
+            dn = src.read(1, window=window)
+    except RasterioIOError as err:
+        raise read_error(f"Sentinel-1 {pol} image of {item.id}", href, err) from err
+    at_lines = np.arange(first_line, first_line + dn.shape[0], dtype=np.float64)
+    at_pixels = np.arange(first_pixel, first_pixel + dn.shape[1], dtype=np.float64)
+    cal = notes.calibration
+    power = s1.gamma0(
+        dn,
+        s1.interpolate_lut(cal.lines, cal.pixels, cal.gamma, at_lines, at_pixels),
+        s1.thermal_noise(notes.noise, at_lines, at_pixels),
+    )
+    incidence = s1.incidence_angle(notes.geolocation, at_lines, at_pixels)
+    rows = np.where(inside, lines - first_line, -1.0)
+    cols = np.where(inside, pixels - first_pixel, -1.0)
+    # Bilinear in linear power; a NaN neighbour (no data) makes the pixel NaN, as it should.
+    on_tile = map_coordinates(power, [rows, cols], order=1, mode="constant", cval=np.nan)
+    angle = map_coordinates(incidence, [rows, cols], order=1, mode="nearest")
+    return TileGamma0(on_tile.astype(np.float32), angle.astype(np.float32), look)

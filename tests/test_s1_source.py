@@ -1,0 +1,47 @@
+"""Placing Sentinel-1 GRD scenes: which annotation, which items, where the tile is in the image."""
+
+import numpy as np
+import pystac
+from workflow_runner import REPO
+
+from loaders import s1
+from loaders.s1_source import image_coordinates, is_dual_pol_iw, product_annotation_href
+
+REFERENCE = REPO.parent / "shared/reference/stac-items"
+PRODUCT = (
+    "s3://sentinel-s1-l1c/GRD/2024/5/17/IW/DV/"
+    "S1A_IW_GRDH_1SDV_20240517T093208_20240517T093240_053909_068D6C_DD7E"
+)
+
+
+def test_the_product_annotation_is_found_in_the_folder_not_through_the_rfi_asset():
+    item = pystac.Item.from_file(str(REFERENCE / "s1-grd-v1-item.json"))
+    assert item.assets["schema-product-vv"].href.endswith("annotation/rfi/rfi-iw-vv.xml")
+    assert product_annotation_href(item, "vv") == f"{PRODUCT}/annotation/iw-vv.xml"
+    assert product_annotation_href(item, "vh") == f"{PRODUCT}/annotation/iw-vh.xml"
+    assert is_dual_pol_iw(item)
+    item.properties["sar:polarizations"] = ["VV"]
+    assert not is_dual_pol_iw(item)
+
+
+def test_the_geolocation_grid_places_lon_lat_in_the_image():
+    geo = s1.parse_geolocation((REFERENCE / "s1-grd-product-annotation-vv.xml").read_bytes())
+    # At the grid points themselves: their own line and pixel.
+    picks = [0, 57, 104, 209]
+    for k in picks:
+        lines, pixels = image_coordinates(
+            geo, np.array([geo.longitude[k]]), np.array([geo.latitude[k]])
+        )
+        assert abs(lines[0, 0] - geo.line[k]) < 1e-3 and abs(pixels[0, 0] - geo.pixel[k]) < 1e-3
+    # Halfway between two neighbouring points of a grid line: halfway in the image.
+    a, b = 100, 101
+    lines, pixels = image_coordinates(
+        geo,
+        np.array([(geo.longitude[a] + geo.longitude[b]) / 2]),
+        np.array([(geo.latitude[a] + geo.latitude[b]) / 2]),
+    )
+    assert abs(pixels[0, 0] - (geo.pixel[a] + geo.pixel[b]) / 2) < 1e-3
+    assert abs(lines[0, 0] - geo.line[a]) < 1e-3
+    # Far outside the scene: nowhere.
+    lines, _ = image_coordinates(geo, np.array([0.0]), np.array([0.0]))
+    assert np.isnan(lines[0, 0])

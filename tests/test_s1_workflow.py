@@ -1,0 +1,145 @@
+"""Sentinel-1 ARD end to end: Snakemake -> lithops executor -> Lithops localhost -> the S1
+loader reading the demo archive's GRD scenes, checked against the contract and against the
+gamma0 truth the archive was generated from."""
+
+import json
+import re
+import shutil
+
+import hickle
+import numpy as np
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.warp import Resampling, reproject
+from workflow_runner import Workflow, write_request
+
+from loaders.dem import OUTPUT_RES_DEG
+from loaders.demo import s1 as demo_s1
+from loaders.tiles import tile_bbox
+
+pytestmark = pytest.mark.workflow
+
+TILES = {"1655X1083Y": (-1.6944, 6.6389), "1656X1084Y": (-1.6389, 6.6944)}
+S1_DATES = [45, 45, 45, 135, 135, 135, 225, 225, 225, 315, 315, 315]
+
+
+def tile_base(dest, tile, year=2023):
+    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
+    return dest / f"{year}/raw/{x_tile}/{y_tile}/raw"
+
+
+def load(dest, tile):
+    base = tile_base(dest, tile)
+    qa = json.loads((base / f"qa/s1_{tile}.json").read_text())
+    return hickle.load(base / f"s1/{tile}.hkl"), hickle.load(base / f"misc/s1_dates_{tile}.hkl"), qa
+
+
+def archive_copy(tmp_path, demo_archive, drop):
+    """The demo archive with its catalogue copied and the S1 items ``drop(item)`` removed."""
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    for part in demo_archive.iterdir():
+        if part.name != "stac":
+            (archive / part.name).symlink_to(part)
+    shutil.copytree(demo_archive / "stac", archive / "stac")
+    for item_path in (archive / "stac/sentinel-1-grd").glob("*.json"):
+        if drop(json.loads(item_path.read_text())):
+            item_path.unlink()
+    return archive
+
+
+@pytest.fixture(scope="module")
+def s1_run(tmp_path_factory, demo_archive):
+    workdir = tmp_path_factory.mktemp("s1_run")
+    request = write_request(workdir / "request.json", {"2023": list(TILES)})
+    workflow = Workflow(workdir, demo_archive, request)
+    workflow.run(products="[s1]")
+    return workflow
+
+
+def test_s1_files_follow_the_contract(s1_run):
+    for tile in TILES:
+        s1, dates, qa = load(s1_run.workdir / "results/ard", tile)
+        assert s1.dtype == np.uint16 and s1.shape == (12, 600, 600, 2)
+        assert dates.dtype == np.int64 and dates.tolist() == S1_DATES
+        for q in range(4):  # each quarterly composite three times
+            assert np.array_equal(s1[3 * q], s1[3 * q + 1]) and np.array_equal(
+                s1[3 * q], s1[3 * q + 2]
+            )
+        assert (s1 > 0).mean() > 0.99  # every pixel has a value after the gaps are filled
+        vv_db, vh_db = (10 * np.log10(np.median(s1[..., p]) / 65535) for p in (0, 1))
+        assert -15 < vv_db < -3 and vh_db < vv_db - 3  # vegetated land: VH well below VV
+        assert qa["grid"]["shape"] == [600, 600] and qa["nodata_fraction"] < 0.01
+
+
+def test_gamma0_recovers_the_truth_the_archive_was_made_from(s1_run, demo_archive):
+    """Per quarter, 10 x 10 pixel block means of the output against the flat-terrain truth
+    times the median seasonal factor of the quarter's scenes: within 0.5 dB in the median
+    and 1.5 dB for 90 % of the blocks (the rest is speckle of a few 4.4-look scenes)."""
+    tile, (lon, lat) = next(iter(TILES.items()))
+    s1, _, qa = load(s1_run.workdir / "results/ard", tile)
+    cell = demo_s1.cell_of(lon, lat)
+    bbox = tile_bbox(lon, lat)
+    truth = np.zeros((2, 600, 600), np.float32)
+    with rasterio.open(demo_s1.truth_path(demo_archive, cell)) as src:
+        reproject(
+            src.read(),
+            truth,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=Affine(OUTPUT_RES_DEG, 0, bbox.west, 0, -OUTPUT_RES_DEG, bbox.north),
+            dst_crs="EPSG:4326",
+            resampling=Resampling.bilinear,
+        )
+    listing = json.loads(demo_s1.truth_scenes_path(demo_archive, cell, 2023).read_text())
+    season = {scene["item"]: scene["seasonal_factor"] for scene in listing}
+    for q, quarter in enumerate(qa["quarters"]):
+        factor = np.median([season[scene["item"]] for scene in quarter["scenes"]])
+        for p in range(2):
+            output = s1[3 * q, ..., p].astype(np.float64) / 65535
+            blocks = output.reshape(60, 10, 60, 10).mean(axis=(1, 3))
+            expected = (truth[p] * factor).reshape(60, 10, 60, 10).mean(axis=(1, 3))
+            error_db = 10 * np.log10(blocks / expected)
+            assert abs(np.median(error_db)) < 0.5, (q, p, np.median(error_db))
+            assert np.mean(np.abs(error_db) < 1.5) > 0.9, (q, p)
+
+
+def test_the_partial_quarter_is_one_scene_and_its_gaps_are_filled(s1_run, demo_archive):
+    tile, (lon, lat) = next(iter(TILES.items()))
+    s1, _, qa = load(s1_run.workdir / "results/ard", tile)
+    partial, _ = demo_s1.partial_quarter(2023, demo_s1.cell_of(lon, lat))
+    quarter = qa["quarters"][partial]
+    assert len(quarter["scenes"]) == 1 and quarter["scenes"][0]["coverage"] < 0.95
+    assert quarter["masked_fraction"] > 0.05
+    others = [q for q in qa["quarters"] if q is not quarter]
+    assert all(len(q["scenes"]) > 1 and q["masked_fraction"] < 0.01 for q in others)
+    assert (s1[3 * partial] > 0).mean() > 0.99
+
+
+def test_a_quarter_without_scenes_is_filled_from_the_nearest(tmp_path, demo_archive, s1_run):
+    tile = next(iter(TILES))
+    archive = archive_copy(
+        tmp_path,
+        demo_archive,
+        lambda item: item["properties"]["datetime"][5:7] in ("07", "08", "09"),
+    )
+    request = write_request(tmp_path / "request.json", {"2023": [tile]})
+    Workflow(tmp_path, archive, request).run(products="[s1]")
+    s1, _, qa = load(tmp_path / "results/ard", tile)
+    assert qa["filled_quarters"] == [3] and qa["quarters"][2]["scenes"] == []
+    assert qa["quarters"][2]["filled_from_quarter"] == 2  # Q2 and Q4 tie: the earlier
+    from_neighbours = (s1[6] == s1[3]) | (s1[6] == s1[9])
+    assert from_neighbours.all()
+
+
+def test_a_tile_without_scenes_fails_as_no_data(tmp_path, demo_archive, s1_run):
+    tile = next(iter(TILES))
+    archive = archive_copy(tmp_path, demo_archive, lambda item: True)
+    request = write_request(tmp_path / "request.json", {"2023": [tile]})
+    result = Workflow(tmp_path, archive, request).run(check=False, products="[dem, s1]")
+    assert result.returncode != 0
+    base = tile_base(tmp_path / "results/ard", tile)
+    assert (base / f"misc/dem_{tile}.hkl").exists() and not (base / f"s1/{tile}.hkl").exists()
+    (folder,) = [p for p in (tmp_path / "results/job_reports").iterdir() if p.name != "run_logs"]
+    assert f"s1 {tile}: failed (no_data), 1 attempt(s)" in (folder / "report.txt").read_text()

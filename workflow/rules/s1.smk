@@ -1,0 +1,15 @@
+rule s1:
+    input:
+        dem_cells=demo_dem_cells,
+        scenes=demo_scenes_marker("sentinel-1-grd"),
+    output:
+        **ard_outputs("s1"),
+    log:
+        "logs/s1/{year}/{x_tile}X{y_tile}Y.log",
+    conda:
+        "../../environment.yml"
+    params:
+        loader=lambda wildcards, output: loader_spec("s1", wildcards, output),
+        lithops=lithops_options("s1"),
+    script:
+        "../scripts/run_loader.py"
