@@ -10,16 +10,12 @@
    (VmHWM; imports of numpy, rasterio and hickle alone take ~80 MB of it).
 """
 
-import json
 import math
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
-from timing import median_seconds
+from timing import loader_in_fresh_process, median_seconds
 
 from loaders import dem
 from loaders.copdem import cell_id
@@ -42,17 +38,6 @@ def loop_slope(z: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     return out
 
 
-# The child reports its own high-water mark: VmHWM belongs to the address space made by exec,
-# whereas ru_maxrss of a forked child also counts the pages it shared with this process.
-_CHILD = """
-import json, sys
-from loaders import dem
-dem.run(json.loads(sys.argv[1]))
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(int(hwm.split()[1]) // 1024)
-"""
-
-
 def whole_loader(root: Path) -> dict:
     """Run dem.run in a fresh process; its wall time and peak resident memory."""
     spec = {
@@ -60,11 +45,7 @@ def whole_loader(root: Path) -> dict:
         "outputs": {"dem": str(root / "out/dem.hkl")},
         "dem_root": str(root / "copernicus-dem-30m"),
     }
-    started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(spec)], check=True, capture_output=True, text=True
-    )
-    return {"seconds": time.perf_counter() - started, "peak_mb": int(child.stdout)}
+    return loader_in_fresh_process("loaders.dem", spec)
 
 
 def main() -> None:

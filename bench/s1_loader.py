@@ -15,14 +15,12 @@ like the workflow does: the Sentinel-1 scenes and the DEM cell of the four demo 
 """
 
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from timing import median_seconds
+from timing import loader_in_fresh_process, median_seconds
 
 from loaders import s1
 from loaders.copdem import cell_id
@@ -58,17 +56,6 @@ def loop_interpolate(lut: s1.CalibrationLUT, at_lines, at_pixels) -> np.ndarray:
     return out
 
 
-_CHILD = """
-import json, resource, sys
-from loaders import s1
-result = s1.run(json.loads(sys.argv[1]))
-usage = resource.getrusage(resource.RUSAGE_SELF)
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"used": result["qa"]["scenes_used"], "cpu": usage.ru_utime + usage.ru_stime,
-                  "peak_mb": int(hwm.split()[1]) // 1024}))
-"""
-
-
 def whole_loader(tile: Tile, out: Path) -> dict:
     spec = {
         "tile": tile.__dict__,
@@ -76,11 +63,7 @@ def whole_loader(tile: Tile, out: Path) -> dict:
         "stac": {"path": str(ARCHIVE / "stac")},
         "dem_root": str(ARCHIVE / "copernicus-dem-30m"),
     }
-    started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(spec)], check=True, capture_output=True, text=True
-    )
-    return {"seconds": time.perf_counter() - started, **json.loads(child.stdout)}
+    return loader_in_fresh_process("loaders.s1", spec)
 
 
 def main() -> None:
@@ -150,8 +133,9 @@ def main() -> None:
     for tile in DEMO_TILES:
         with tempfile.TemporaryDirectory() as scratch:
             run = whole_loader(tile, Path(scratch))
+        run["scenes"] = run["result"]["qa"]["scenes_used"]
         print(
-            f"whole S1 loader, tile {tile.tag} with {run['used']} scenes composited: "
+            f"whole S1 loader, tile {tile.tag} with {run['scenes']} scenes composited: "
             f"{run['seconds']:.1f} s wall with process start, {run['cpu']:.1f} s CPU, "
             f"peak memory {run['peak_mb']} MB (target < 1536 MB)"
         )

@@ -16,15 +16,12 @@ like the workflow does) and its four tiles.
    kept scenes, so that Lambda can run the tile at 2 GB).
 """
 
-import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from timing import median_seconds
+from timing import loader_in_fresh_process, median_seconds
 
 from loaders import s2
 from loaders.catalog import Catalog, search
@@ -84,19 +81,6 @@ def tile_arrays() -> dict:
     return {"scl": scl, "dates": [d.day for d in days], "cirrus": scl_tile == 10, "dn": dn}
 
 
-# The child reports its own high-water mark: VmHWM belongs to the address space made by exec,
-# whereas ru_maxrss of a forked child also counts the pages it shared with this process.
-_CHILD = """
-import json, resource, sys
-from loaders import s2
-result = s2.run(json.loads(sys.argv[1]))
-usage = resource.getrusage(resource.RUSAGE_SELF)
-hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"kept": result["qa"]["kept"], "cpu": usage.ru_utime + usage.ru_stime,
-                  "peak_mb": int(hwm.split()[1]) // 1024}))
-"""
-
-
 def whole_loader(tile: Tile, out: Path) -> dict:
     names = ("s2_10", "s2_20", "s2_dates", "clouds", "cloudmask", "clean_steps")
     spec = {
@@ -104,11 +88,7 @@ def whole_loader(tile: Tile, out: Path) -> dict:
         "outputs": {name: str(out / f"{name}.hkl") for name in names},
         "stac": {"path": str(ARCHIVE / "stac")},
     }
-    started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(spec)], check=True, capture_output=True, text=True
-    )
-    return {"seconds": time.perf_counter() - started, **json.loads(child.stdout)}
+    return loader_in_fresh_process("loaders.s2", spec)
 
 
 def main() -> None:
@@ -147,8 +127,9 @@ def main() -> None:
     for tile in DEMO_TILES:
         with tempfile.TemporaryDirectory() as scratch:
             run = whole_loader(tile, Path(scratch))
+        run["scenes"] = run["result"]["qa"]["kept"]
         print(
-            f"whole S2 loader, tile {tile.tag} with {run['kept']} kept scenes: "
+            f"whole S2 loader, tile {tile.tag} with {run['scenes']} kept scenes: "
             f"{run['seconds']:.1f} s wall with process start, {run['cpu']:.1f} s CPU, "
             f"peak memory {run['peak_mb']} MB (target < 1536 MB)"
         )

@@ -1,6 +1,9 @@
 """Timing shared by the benchmarks."""
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 
@@ -13,3 +16,28 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
         action()
         times.append(time.perf_counter() - started)
     return statistics.median(times)
+
+
+# The child reports its own high-water mark: VmHWM belongs to the address space made by exec,
+# whereas ru_maxrss of a forked child also counts the pages it shared with this process.
+_CHILD = """
+import importlib, json, resource, sys
+result = importlib.import_module(sys.argv[1]).run(json.loads(sys.argv[2]))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+print(json.dumps({"result": result, "cpu": usage.ru_utime + usage.ru_stime,
+                  "peak_mb": int(hwm.split()[1]) // 1024}, default=str))
+"""
+
+
+def loader_in_fresh_process(module: str, spec: dict) -> dict:
+    """Run ``<module>.run(spec)`` (a loader) in a new Python process: its ``result``, wall
+    ``seconds`` with the process start, ``cpu`` seconds and peak resident memory ``peak_mb``."""
+    started = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, "-c", _CHILD, module, json.dumps(spec)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return {"seconds": time.perf_counter() - started, **json.loads(child.stdout)}

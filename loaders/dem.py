@@ -201,25 +201,22 @@ def _read_window(url: str, window: Window) -> np.ndarray:
         raise read_error(f"DEM cell {Path(url).name}", url, err) from err
 
 
+def grid_record(bbox: BBox) -> dict:
+    """The output grid over ``bbox`` as QA records describe grids: CRS, transform, shape."""
+    return {
+        "crs": "EPSG:4326",
+        "transform": [OUTPUT_RES_DEG, 0.0, bbox.west, 0.0, -OUTPUT_RES_DEG, bbox.north],
+        "shape": list(output_shape(bbox)),
+    }
+
+
 def qa_record(tile: Tile, bands: Sequence[ElevationBand], slope: np.ndarray) -> dict:
     """The tile's data-quality record: its grid, and the elevation and slope statistics."""
     elevation = np.concatenate([band.elevation.ravel() for band in bands])
-    rows, cols = slope.shape
     return {
         "product": "dem",
         "tile": tile.tag,
-        "grid": {
-            "crs": "EPSG:4326",
-            "transform": [
-                OUTPUT_RES_DEG,
-                0.0,
-                tile.bbox.west,
-                0.0,
-                -OUTPUT_RES_DEG,
-                tile.bbox.north,
-            ],
-            "shape": [rows, cols],
-        },
+        "grid": grid_record(tile.bbox),
         "elevation_m": _stats(elevation),
         "slope_deg": _stats(slope),
         "at_slope_floor": float(np.mean(slope <= SLOPE_FLOOR_DEG)),

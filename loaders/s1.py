@@ -22,14 +22,15 @@ import rasterio
 from loaders.ard_io import write_hkl, write_json
 from loaders.catalog import Catalog, search
 from loaders.dem import (
-    OUTPUT_RES_DEG,
     elevation_on_tile,
     grid_centres,
+    grid_record,
     pixel_size_m,
     read_elevation_bands,
     slope_degrees,
 )
 from loaders.errors import TileDataError
+from loaders.reading import GDAL_READ_SETTINGS, READ_THREADS
 from loaders.tiles import Tile
 
 #: Acquisition windows of the four quarterly composites, (month, day) first and last day,
@@ -578,15 +579,6 @@ def _as_date(value: dt.date) -> dt.date:
 
 #: Side of the coarse grid over the tile on which scene footprints are compared.
 FOOTPRINT_CELLS = 20
-#: Reads run in threads: GDAL releases the GIL, and remote reads mostly wait on the network.
-READ_THREADS = 8
-GDAL_DEFAULTS = {
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff",
-    "GDAL_HTTP_MAX_RETRY": "5",
-    "GDAL_HTTP_RETRY_DELAY": "1",
-    "VSI_CACHE": "TRUE",
-}
 
 
 def _db_stats(values: np.ndarray) -> dict:
@@ -620,7 +612,7 @@ def run(spec: dict) -> dict:
     requester_pays = bool(spec.get("requester_pays", False))
     lats, lons = grid_centres(tile.bbox)
     dem_root = spec["dem_root"].rstrip("/")
-    with rasterio.Env(**(GDAL_DEFAULTS | spec.get("gdal_env", {}))):
+    with rasterio.Env(**(GDAL_READ_SETTINGS | spec.get("gdal_env", {}))):
         found = search(catalog, COLLECTION, tile.bbox, f"{tile.year}-01-01/{tile.year}-12-31")
         scenes = [
             item
@@ -675,18 +667,7 @@ def run(spec: dict) -> dict:
     qa = {
         "product": "s1",
         "tile": tile.tag,
-        "grid": {
-            "crs": "EPSG:4326",
-            "transform": [
-                OUTPUT_RES_DEG,
-                0.0,
-                tile.bbox.west,
-                0.0,
-                -OUTPUT_RES_DEG,
-                tile.bbox.north,
-            ],
-            "shape": [len(lats), len(lons)],
-        },
+        "grid": grid_record(tile.bbox),
         "scenes_found": len(scenes),
         "scenes_used": sum(1 for layer in layers.values() if layer is not None) // 2,
         "quarters": [

@@ -28,12 +28,12 @@ from scipy import ndimage
 from loaders.ard_io import write_hkl, write_json
 from loaders.catalog import Catalog, search
 from loaders.errors import TileDataError
+from loaders.reading import GDAL_READ_SETTINGS, READ_THREADS
 from loaders.s2_source import (
     BANDS_10M,
     BANDS_20M,
     CLOUD_BBOX_HALF_DEG,
     COLLECTION,
-    READ_THREADS,
     VISIBLE,
     Acquisition,
     Grid,
@@ -523,15 +523,6 @@ ONE_DAY = datetime.timedelta(days=1)
 #: Resolutions of the grids, metres, besides the 10 m and 20 m bands: stage-1 clouds, and the
 #: cirrus mask and stage-2 cloud check.
 CLOUD_GRID_RES, MASK_GRID_RES = 640, 160
-#: GDAL settings for COGs over HTTP: no directory listings, retries of transient errors, and a
-#: cache, so the second open of a file (after its overviews were looked up) costs nothing.
-GDAL_DEFAULTS = {
-    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
-    "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff",
-    "GDAL_HTTP_MAX_RETRY": "5",
-    "GDAL_HTTP_RETRY_DELAY": "1",
-    "VSI_CACHE": "TRUE",
-}
 
 
 @dataclass(frozen=True)
@@ -663,7 +654,7 @@ def run(spec: dict) -> dict:
     tile = Tile(**spec["tile"])
     catalog = Catalog(**spec["stac"])
     grids = tile_grids(tile)
-    with rasterio.Env(**(GDAL_DEFAULTS | spec.get("gdal_env", {}))):
+    with rasterio.Env(**(GDAL_READ_SETTINGS | spec.get("gdal_env", {}))):
         # Stage 1: the clean days, judged on the clouds around the tile.
         cloud_bbox = tile_cloud_bbox(tile)
         # A day more on each side, then the solar days of the year: an overpass's UTC date is

@@ -31,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
 from loaders.errors import TileDataError, read_error
+from loaders.reading import READ_THREADS
 from loaders.tiles import BBox
 
 COLLECTION = "sentinel-2-l2a"
@@ -41,8 +42,6 @@ BANDS_20M = ("rededge1", "rededge2", "rededge3", "nir08", "swir16", "swir22")  #
 VISIBLE = ("blue", "green", "red")
 #: Stage 1 looks at clouds over the tile's centre +- 150/360 degree (about 93 km).
 CLOUD_BBOX_HALF_DEG = 150 / 360
-#: Reads run in threads: GDAL releases the GIL, and remote reads mostly wait on the network.
-READ_THREADS = 8
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 from types import SimpleNamespace
 
 import hickle
@@ -55,6 +56,7 @@ def executor(tmp_path, monkeypatch):
     ex.run_id = "test"
     ex.run_log = tmp_path / "run_log.jsonl"
     ex.function_executors = {}
+    ex.lithops_lock = threading.Lock()
     ex.cancelling = False
     ex.unsettled = {}
     ex.status_rate_limiter = contextlib.nullcontext()

@@ -4,7 +4,6 @@ gamma0 truth the archive was generated from."""
 
 import json
 import re
-import shutil
 
 import hickle
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 import rasterio
 from affine import Affine
 from rasterio.warp import Resampling, reproject
-from workflow_runner import Workflow, write_request
+from workflow_runner import Workflow, archive_copy, write_request
 
 from loaders.dem import OUTPUT_RES_DEG
 from loaders.demo import s1 as demo_s1
@@ -33,20 +32,6 @@ def load(dest, tile):
     base = tile_base(dest, tile)
     qa = json.loads((base / f"qa/s1_{tile}.json").read_text())
     return hickle.load(base / f"s1/{tile}.hkl"), hickle.load(base / f"misc/s1_dates_{tile}.hkl"), qa
-
-
-def archive_copy(tmp_path, demo_archive, drop):
-    """The demo archive with its catalogue copied and the S1 items ``drop(item)`` removed."""
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    for part in demo_archive.iterdir():
-        if part.name != "stac":
-            (archive / part.name).symlink_to(part)
-    shutil.copytree(demo_archive / "stac", archive / "stac")
-    for item_path in (archive / "stac/sentinel-1-grd").glob("*.json"):
-        if drop(json.loads(item_path.read_text())):
-            item_path.unlink()
-    return archive
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +107,7 @@ def test_a_quarter_without_scenes_is_filled_from_the_nearest(tmp_path, demo_arch
     archive = archive_copy(
         tmp_path,
         demo_archive,
+        "sentinel-1-grd",
         lambda item: item["properties"]["datetime"][5:7] in ("07", "08", "09"),
     )
     request = write_request(tmp_path / "request.json", {"2023": [tile]})
@@ -135,7 +121,7 @@ def test_a_quarter_without_scenes_is_filled_from_the_nearest(tmp_path, demo_arch
 
 def test_a_tile_without_scenes_fails_as_no_data(tmp_path, demo_archive, s1_run):
     tile = next(iter(TILES))
-    archive = archive_copy(tmp_path, demo_archive, lambda item: True)
+    archive = archive_copy(tmp_path, demo_archive, "sentinel-1-grd", lambda item: True)
     request = write_request(tmp_path / "request.json", {"2023": [tile]})
     result = Workflow(tmp_path, archive, request).run(check=False, products="[dem, s1]")
     assert result.returncode != 0

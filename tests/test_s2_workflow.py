@@ -3,7 +3,6 @@ loader reading the demo archive, checked against the contract and against the ar
 
 import json
 import re
-import shutil
 
 import hickle
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import rasterio
 from rasterio.warp import transform_bounds
 from rasterio.windows import from_bounds
-from workflow_runner import Workflow, write_request
+from workflow_runner import Workflow, archive_copy, write_request
 
 from loaders.s2 import CLOUDY_SCL_CLASSES
 from loaders.tiles import tile_bbox
@@ -140,14 +139,7 @@ def test_a_tile_without_scenes_fails_as_no_data_and_its_other_products_complete(
     """An archive whose catalogue has no Sentinel-2 item over the tile, as off the satellites'
     paths: the S2 job fails as no_data, its DEM job completes."""
     tile = next(iter(TILES))
-    archive = tmp_path / "archive"
-    archive.mkdir()
-    for part in demo_archive.iterdir():
-        if part.name != "stac":
-            (archive / part.name).symlink_to(part)
-    shutil.copytree(demo_archive / "stac", archive / "stac")
-    for item_path in (archive / "stac/sentinel-2-l2a").glob("*.json"):
-        item_path.unlink()
+    archive = archive_copy(tmp_path, demo_archive, "sentinel-2-l2a", lambda item: True)
     request = write_request(tmp_path / "request.json", {"2023": [tile]})
 
     result = Workflow(tmp_path, archive, request).run(check=False, products="[dem, s2]")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,6 +21,24 @@ def write_request(path: Path, tiles_by_year: dict[str, list[str]]) -> Path:
     }
     path.write_text(json.dumps(request))
     return path
+
+
+def archive_copy(
+    folder: Path, demo_archive: Path, collection: str, drop: Callable[[dict], bool]
+) -> Path:
+    """A demo archive in ``folder`` sharing the files of ``demo_archive`` but with its own
+    catalogue, from which the items of ``collection`` for which ``drop(item)`` is true are
+    removed: an archive where scenes are missing, without touching the shared one."""
+    archive = folder / "archive"
+    archive.mkdir()
+    for part in demo_archive.iterdir():
+        if part.name != "stac":
+            (archive / part.name).symlink_to(part)
+    shutil.copytree(demo_archive / "stac", archive / "stac")
+    for item_path in (archive / "stac" / collection).glob("*.json"):
+        if drop(json.loads(item_path.read_text())):
+            item_path.unlink()
+    return archive
 
 
 class Workflow:

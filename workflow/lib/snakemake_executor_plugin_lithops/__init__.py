@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -94,6 +95,10 @@ class Executor(RemoteExecutor):
         for name in (LITHOPS_SESSION_ENV, LITHOPS_EXECUTOR_COUNT_ENV):
             os.environ.pop(name, None)
         self.function_executors: dict[str, lithops.FunctionExecutor] = {}
+        # A FunctionExecutor is not thread-safe, and Snakemake submits from its main thread
+        # while status checks run in another: a map during a wait once left the checking
+        # thread dead and the run hanging with every call done. One call into Lithops at a time.
+        self.lithops_lock = threading.Lock()
         self.cancelling = False
         # Calls submitted and not settled, by Snakemake job id. Snakemake's own list of active
         # jobs is empty while a status check runs, so cancelling cannot rely on it.
@@ -115,9 +120,10 @@ class Executor(RemoteExecutor):
             for job in batch:
                 self.run_job_pre(job)
             try:
-                futures = fexec.map(
-                    run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
-                )
+                with self.lithops_lock:
+                    futures = fexec.map(
+                        run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
+                    )
             except Exception as err:
                 raise WorkflowError(
                     f"Lithops refused to submit {len(batch)} call(s) to region {region} "
@@ -141,12 +147,20 @@ class Executor(RemoteExecutor):
             by_executor[id(info.aux["fexec"])].append(info)
         async with self.status_rate_limiter:
             for infos in by_executor.values():
-                infos[0].aux["fexec"].wait(
-                    [info.aux["future"] for info in infos],
-                    throw_except=False,
-                    return_when=ALWAYS,
-                    show_progressbar=False,
-                )
+                try:
+                    with self.lithops_lock:
+                        infos[0].aux["fexec"].wait(
+                            [info.aux["future"] for info in infos],
+                            throw_except=False,
+                            return_when=ALWAYS,
+                            show_progressbar=False,
+                        )
+                except Exception as err:
+                    # A status read that fails is tried again at the next check; letting it
+                    # escape would end Snakemake's checking thread and hang the run.
+                    self.logger.warning(
+                        f"Reading the Lithops call states failed ({err}); retrying."
+                    )
         for info in active_jobs:
             if self.cancelling:
                 # The calls are being killed on purpose: no outcome to report, nothing to retry.
@@ -234,9 +248,10 @@ class Executor(RemoteExecutor):
     def resubmit(self, info: SubmittedJobInfo):
         options = lithops_options(info.job)
         fexec = info.aux["fexec"]
-        future = fexec.call_async(
-            run_job, (info.job.params.loader,), runtime_memory=options["memory_mb"]
-        )
+        with self.lithops_lock:
+            future = fexec.call_async(
+                run_job, (info.job.params.loader,), runtime_memory=options["memory_mb"]
+            )
         info.aux["future"] = future
         info.aux["attempt"] += 1
         info.external_jobid = call_name(future)
