@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from timing import loader_in_fresh_process, median_seconds
+from timing import DEMO_TILES, loader_in_fresh_process, median_seconds
 
 from loaders import s1
 from loaders.copdem import cell_id
@@ -31,12 +31,6 @@ from loaders.tiles import Tile
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO / "resources/demo_archive"
-DEMO_TILES = [
-    Tile(year=2023, x_tile=1655, y_tile=1083, lon=-1.6944, lat=6.6389),
-    Tile(year=2023, x_tile=1656, y_tile=1083, lon=-1.6389, lat=6.6389),
-    Tile(year=2023, x_tile=1655, y_tile=1084, lon=-1.6944, lat=6.6944),
-    Tile(year=2023, x_tile=1656, y_tile=1084, lon=-1.6389, lat=6.6944),
-]
 DEM_CELL = (6, -2)
 
 

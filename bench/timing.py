@@ -1,4 +1,4 @@
-"""Timing shared by the benchmarks."""
+"""Timing and tiles shared by the benchmarks."""
 
 import json
 import statistics
@@ -6,6 +6,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+from loaders.tiles import Tile
+
+#: The four tiles of the demo request (config/requests/demo.json).
+DEMO_TILES = [
+    Tile(year=2023, x_tile=1655, y_tile=1083, lon=-1.6944, lat=6.6389),
+    Tile(year=2023, x_tile=1656, y_tile=1083, lon=-1.6389, lat=6.6389),
+    Tile(year=2023, x_tile=1655, y_tile=1084, lon=-1.6944, lat=6.6944),
+    Tile(year=2023, x_tile=1656, y_tile=1084, lon=-1.6389, lat=6.6944),
+]
 
 
 def median_seconds(action: Callable[[], object], repeat: int) -> float:
