@@ -16,6 +16,7 @@ from ttc_ard.request import (
     Rejection,
     RequestError,
     RequestTiles,
+    check_years,
     load_request_tiles,
     lookup_tiles,
     main,
@@ -455,3 +456,15 @@ def test_the_full_tile_db_gives_the_demo_tiles_and_the_shipped_rows():
     assert absent == []
     expected = shipped.sort_values(["X_tile", "Y_tile"])[tiles.columns].reset_index(drop=True)
     pd.testing.assert_frame_equal(tiles, expected)
+
+
+def test_years_without_data_for_a_product_are_refused_naming_both():
+    check_years({2023}, ["dem", "s1", "s2"], this_year=2026)
+    check_years({1990, 2023}, ["dem"], this_year=2026)  # the DEM has no date
+    with pytest.raises(RequestError) as err:
+        check_years({2014, 2023}, ["dem", "s2"], this_year=2026)
+    message = str(err.value)
+    assert "s2 has no data before 2015 (asked: 2014)" in message
+    assert "products='[dem]'" in message and "\n" not in message
+    with pytest.raises(RequestError, match="2031 has not happened yet"):
+        check_years({2031}, ["dem"], this_year=2026)

@@ -178,6 +178,14 @@ def test_request_without_valid_tiles_stops_with_the_reasons(tmp_path, demo_archi
     assert not (tmp_path / "results").exists()
 
 
+def test_a_year_before_the_sensor_stops_naming_the_product(tmp_path, demo_archive):
+    request = write_request(tmp_path / "request.json", {"2014": ["1655X1083Y"]})
+    result = Workflow(tmp_path, demo_archive, request).run(check=False, products="[dem, s2]")
+    assert result.returncode != 0
+    assert "s2 has no data before 2015 (asked: 2014)" in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_lambda_calls_with_a_local_destination_are_refused(tmp_path, demo_archive, monkeypatch):
     monkeypatch.setenv("TTC_LAMBDA_ROLE_ARN", "arn:aws:iam::000000000000:role/none")
     monkeypatch.setenv("TTC_LITHOPS_BUCKET_EU_CENTRAL_1", "none")

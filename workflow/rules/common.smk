@@ -1,6 +1,7 @@
 import logging
 import math
 import os
+import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -12,7 +13,7 @@ from loaders.tiles import tile_bbox
 from snakemake_executor_plugin_lithops import load_lithops_config
 from ttc_ard.keys import QA_KEY, ard_keys, key_patterns
 from ttc_ard.plan import PlanLogHandler, ProductSettings, usd
-from ttc_ard.request import RequestError, load_request_tiles
+from ttc_ard.request import RequestError, check_years, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
 
 try:
@@ -52,6 +53,7 @@ for product in config["products"]:
 
 try:
     REQUEST = load_request_tiles(config["request"], config["tiledb"])
+    check_years(set(REQUEST.tiles["Year"]), config["products"], time.gmtime().tm_year)
 except RequestError as err:
     raise WorkflowError(str(err)) from None
 logger.info(REQUEST.summary())

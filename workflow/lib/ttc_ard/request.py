@@ -383,3 +383,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{parser.prog}: error: cannot write {where}: {err}", file=sys.stderr)
         return 1
     return 0
+
+
+#: First year each product's sensor has data for: Sentinel-1 IW from late 2014, Sentinel-2 from
+#: mid-2015. The Copernicus DEM is one mosaic, valid for any year.
+FIRST_YEAR = {"s1": 2015, "s2": 2015}
+
+
+def check_years(years: set[int], products: list[str], this_year: int) -> None:
+    """Refuse a request whose years no requested product can have data for: before the
+    sensor's first year, or after this year. Raises :class:`RequestError` naming both."""
+    problems = [
+        f"{product} has no data before {FIRST_YEAR[product]} "
+        f"(asked: {', '.join(map(str, sorted(y for y in years if y < FIRST_YEAR[product])))})"
+        for product in products
+        if product in FIRST_YEAR and min(years) < FIRST_YEAR[product]
+    ]
+    future = sorted(y for y in years if y > this_year)
+    if future:
+        problems.append(f"{', '.join(map(str, future))} has not happened yet")
+    if problems:
+        raise RequestError(
+            f"The request asks for years without data: {'; '.join(problems)}. Remove those "
+            "years from the request, or leave the product out (e.g. --config "
+            "products='[dem]'); nothing was built."
+        )
