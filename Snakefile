@@ -22,6 +22,7 @@ include: "workflow/rules/report.smk"
 
 onstart:
     check_budget()
+    check_destination()
 
 
 rule all:

@@ -1,13 +1,20 @@
-"""Writing files so that no reader ever sees half of one: write aside, then rename into place."""
+"""Writing a tile's files so that no reader ever sees half of one.
+
+A local file is written aside and renamed into place; an S3 object is written to a local
+temporary file and uploaded whole (S3 shows an object only once its upload is complete).
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlparse
 
+import boto3
 import hickle
 import numpy as np
 
@@ -42,16 +49,54 @@ def remove_partials(dest: str | os.PathLike) -> None:
         partial.unlink(missing_ok=True)
 
 
-def write_hkl(array: np.ndarray, dest: str | os.PathLike) -> None:
+def write_tile(spec: dict, qa: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Write a tile's QA record (``spec["qa"]``, if given) and then each array to its output
+    (``spec["outputs"][name]``): local paths or ``s3://`` URLs, on the S3 endpoint
+    ``spec["s3_endpoint_url"]`` if given. The record goes first, so that an output that exists
+    always has its record."""
+    endpoint_url = spec.get("s3_endpoint_url")
+    if "qa" in spec:
+        write_json(qa, spec["qa"], endpoint_url)
+    for name, array in arrays.items():
+        write_hkl(array, spec["outputs"][name], endpoint_url)
+
+
+def write_hkl(
+    array: np.ndarray, dest: str | os.PathLike, s3_endpoint_url: str | None = None
+) -> None:
     """Write one array as a gzip-compressed hickle file at ``dest``, atomically."""
-    replace_atomically(
+    write_file(
         dest,
         lambda tmp: hickle.dump(np.ascontiguousarray(array), tmp, mode="w", compression="gzip"),
+        s3_endpoint_url,
     )
 
 
-def write_json(record: dict, dest: str | os.PathLike) -> None:
+def write_json(record: dict, dest: str | os.PathLike, s3_endpoint_url: str | None = None) -> None:
     """Write a JSON record at ``dest``, atomically."""
-    replace_atomically(
-        dest, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    write_file(
+        dest,
+        lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n"),
+        s3_endpoint_url,
     )
+
+
+def write_file(
+    dest: str | os.PathLike, write: Callable[[str], object], s3_endpoint_url: str | None
+) -> None:
+    """``write(tmp)`` a file and put it at ``dest`` whole: a local path or an ``s3://`` URL."""
+    dest = os.fspath(dest)
+    if not dest.startswith("s3://"):
+        replace_atomically(dest, write)
+        return
+    url = urlparse(dest)
+    with tempfile.TemporaryDirectory(prefix="ttc-ard-") as folder:
+        tmp = os.path.join(folder, "upload")
+        write(tmp)
+        s3_client(s3_endpoint_url).upload_file(tmp, url.netloc, url.path.lstrip("/"))
+
+
+@functools.cache
+def s3_client(endpoint_url: str | None):
+    """One S3 client per endpoint and process, from the standard AWS credential chain."""
+    return boto3.client("s3", endpoint_url=endpoint_url or None)

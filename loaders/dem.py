@@ -17,7 +17,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from loaders.ard_io import write_hkl, write_json
+from loaders.ard_io import write_tile
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cells_covering
 from loaders.errors import TileDataError, read_error
 from loaders.tiles import BBox, Tile
@@ -251,8 +251,5 @@ def run(spec: dict) -> dict:
         bands = read_elevation_bands(tile.bbox, lambda cell: f"{root}/{cell}/{cell}.tif")
     slope = slope_on_tile(bands, tile.bbox)
     qa = qa_record(tile, bands, slope)
-    # The QA record first: an output that exists always has its record.
-    if "qa" in spec:
-        write_json(qa, spec["qa"])
-    write_hkl(slope, spec["outputs"]["dem"])
+    write_tile(spec, qa, {"dem": slope})
     return {"shape": list(slope.shape), "dtype": str(slope.dtype), "qa": qa}

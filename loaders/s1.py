@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 
-from loaders.ard_io import write_hkl, write_json
+from loaders.ard_io import write_tile
 from loaders.catalog import Catalog, search
 from loaders.dem import (
     elevation_on_tile,
@@ -697,10 +697,7 @@ def run(spec: dict) -> dict:
         "typical": _db_stats(vv).get("p50", 0.0),
         "constant": bool(np.nanmin(vv) == np.nanmax(vv)) if np.isfinite(vv).any() else True,
     }
-    if "qa" in spec:
-        write_json(qa, spec["qa"])
-    for name, array in outputs.items():
-        write_hkl(array, spec["outputs"][name])
+    write_tile(spec, qa, outputs)
     summary_keys = ("product", "tile", "scenes_found", "scenes_used", "filled_quarters")
     return {
         "shapes": {name: list(array.shape) for name, array in outputs.items()},

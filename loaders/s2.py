@@ -25,7 +25,7 @@ import pystac
 import rasterio
 from scipy import ndimage
 
-from loaders.ard_io import write_hkl, write_json
+from loaders.ard_io import write_tile
 from loaders.catalog import Catalog, search
 from loaders.errors import TileDataError
 from loaders.reading import GDAL_READ_SETTINGS, READ_THREADS
@@ -778,11 +778,7 @@ def run(spec: dict) -> dict:
     # For the run's outlier checks: the median NIR reflectance, and whether nothing varies.
     qa["typical"] = qa["reflectance"].get("nir", {}).get("p50", 0.0)
     qa["constant"] = bool(nir.min() == nir.max())
-    # The QA record first: an output that exists always has its record.
-    if "qa" in spec:
-        write_json(qa, spec["qa"])
-    for name, array in outputs.items():
-        write_hkl(array, spec["outputs"][name])
+    write_tile(spec, qa, outputs)
     summary_keys = ("product", "tile", "scenes_found", "days_found", "clean_days", "kept")
     return {
         "shapes": {name: list(array.shape) for name, array in outputs.items()},

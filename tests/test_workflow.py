@@ -4,7 +4,6 @@ import json
 import re
 import shutil
 import signal
-import subprocess
 
 import hickle
 import numpy as np
@@ -158,7 +157,14 @@ def test_run_over_budget_submits_and_writes_nothing(tmp_path, demo_archive):
         ({"retries": -1}, "'retries' = -1"),
         ({"dem_memory_mb": "lots"}, "'dem_memory_mb' = 'lots'"),
         ({"dem_region": "ap-south-1"}, "dem_region = 'ap-south-1' has no Lithops config"),
-        ({"dest": "s3://bucket/prefix"}, "local folder only"),
+        ({"dem_memory_mb": 100000}, "'dem_memory_mb' = 100000"),
+        ({"retries": 1000}, "'retries' = 1000"),
+        ({"dem_memroy_mb": 2048}, "dem_memroy_mb"),
+        ({"dest": "gs://bucket/prefix"}, "the scheme gs:// is not supported"),
+        ({"dest": "s3://Bucket_Name/prefix"}, "'Bucket_Name' is not a valid S3 bucket name"),
+        ({"dest": "s3://bucket/ard//v1"}, "has an empty folder ('//')"),
+        ({"dest": "results/../../elsewhere"}, "has a '.' or '..' component"),
+        ({"dest": "/proc/ttc-ard"}, "Cannot write to the destination folder /proc/ttc-ard"),
         ({"tiledb": "/nonexistent/tiledb.parquet"}, "The tile DB /nonexistent/tiledb.parquet"),
     ],
 )
@@ -176,6 +182,15 @@ def test_request_without_valid_tiles_stops_with_the_reasons(tmp_path, demo_archi
     assert result.returncode != 0
     assert "has no tile to build" in result.stderr and "99999X99999Y" in result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_a_malformed_request_stops_naming_the_file_and_the_place(tmp_path, demo_archive):
+    request = tmp_path / "request.json"
+    request.write_text('{"test-project": {"2023": {"missing_tiles": ["1655X1083Y",]}}}')
+    result = Workflow(tmp_path, demo_archive, request).run(check=False)
+    assert result.returncode != 0
+    assert f"The request {request} is not valid JSON: Expecting value at line 1" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
 
 
 def test_a_year_before_the_sensor_stops_naming_the_product(tmp_path, demo_archive):
@@ -207,7 +222,8 @@ def test_a_tile_that_fails_is_reported_and_the_others_complete(tmp_path, demo_ar
     if not shared.exists():
         write_dem_cell(6, -2, shared / f"{cell_id(6, -2)}.tif", tmp_path / "item.json")
     shutil.copytree(shared, dem_cells / cell_id(6, -2))
-    for lat, lon in source_cells(tile_bbox(-0.0278, 6.6389)):  # the bad tile's cells: corrupt
+    bad_cells = source_cells(tile_bbox(-0.0278, 6.6389))
+    for lat, lon in bad_cells:  # the bad tile's cells: corrupt
         (dem_cells / cell_id(lat, lon)).mkdir(parents=True)
         (dem_cells / cell_id(lat, lon) / f"{cell_id(lat, lon)}.tif").write_bytes(
             b"II*\0" + bytes(64)
@@ -236,19 +252,23 @@ def test_a_tile_that_fails_is_reported_and_the_others_complete(tmp_path, demo_ar
     assert {p.name for p in plots.iterdir()} == {"timeline_eu-central-1.png", "durations_dem.png"}
     assert "TileDataError" in (tmp_path / f"logs/dem/2023/{bad}.log").read_text()
 
+    # Once the archive is fixed, a plain re-run completes the failed tile, and only it.
+    for lat, lon in bad_cells:
+        cell = cell_id(lat, lon)
+        write_dem_cell(lat, lon, dem_cells / cell / f"{cell}.tif", tmp_path / "item.json")
+    good_mtime = dem_file(dest, good).stat().st_mtime_ns
+    fixed = Workflow(tmp_path, archive, request).run()
+    assert jobs_run(fixed.stdout + fixed.stderr, "dem") == 1
+    assert dem_file(dest, bad).exists()
+    assert dem_file(dest, good).stat().st_mtime_ns == good_mtime
+
 
 def test_ctrl_c_stops_cleanly_and_still_writes_the_reports(tmp_path, demo_archive):
     tiles = [f"{x}X{y}Y" for x in range(1654, 1659) for y in range(1082, 1087)]
     request = write_request(tmp_path / "request.json", {"2023": tiles})
     workflow = Workflow(tmp_path, demo_archive, request)
     workflow.run("--until", "demo_dem_cell")  # the archive first, so that Ctrl-C hits the calls
-    snakemake = subprocess.Popen(
-        workflow.command(),
-        cwd=tmp_path,
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-    )
+    snakemake = workflow.start()
     seen = []
     for line in snakemake.stderr:
         seen.append(line)

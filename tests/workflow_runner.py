@@ -41,6 +41,22 @@ def archive_copy(
     return archive
 
 
+def truncated_copy(folder: Path, demo_archive: Path, part: str) -> Path:
+    """A demo archive in ``folder`` sharing the files of ``demo_archive`` except those of
+    ``part`` (e.g. ``copernicus-dem-30m``), whose COGs are cut to their first 64 bytes, like
+    an interrupted download: an archive that fails every tile reading them."""
+    archive = folder / "archive"
+    archive.mkdir()
+    for entry in demo_archive.iterdir():
+        if entry.name != part:
+            (archive / entry.name).symlink_to(entry)
+    for cog in (demo_archive / part).rglob("*.tif"):
+        copy = archive / part / cog.relative_to(demo_archive / part)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(cog.read_bytes()[:64])
+    return archive
+
+
 class Workflow:
     """The repository's workflow run from a scratch working directory.
 
@@ -52,6 +68,8 @@ class Workflow:
 
     def __init__(self, workdir: Path, archive: Path, request: Path):
         self.workdir = workdir
+        #: Environment variables set for Snakemake on top of the test process's own.
+        self.env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
         self.config = {
             "request": str(request),
             "tiledb": str(REPO / "config/tiles.parquet"),
@@ -76,6 +94,19 @@ class Workflow:
             *args,
         ]  # fmt: skip
 
+    def start(self, *args: str, **config) -> subprocess.Popen:
+        """Snakemake in the background, in a process group of its own (so that a test can
+        kill it as a whole); its log comes on ``stderr``."""
+        return subprocess.Popen(
+            self.command(*args, **config),
+            cwd=self.workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=os.environ | self.env,
+            start_new_session=True,
+        )
+
     def run(self, *args: str, check: bool = True, **config) -> subprocess.CompletedProcess:
         result = subprocess.run(
             self.command(*args, **config),
@@ -83,7 +114,7 @@ class Workflow:
             capture_output=True,
             text=True,
             timeout=600,
-            env=os.environ | {"PYTHONUNBUFFERED": "1"},
+            env=os.environ | self.env,
         )
         if check and result.returncode != 0:
             raise AssertionError(

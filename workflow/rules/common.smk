@@ -11,6 +11,12 @@ from loaders.copdem import CELL_ID_PATTERN, cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
 from snakemake_executor_plugin_lithops import load_lithops_config
+from ttc_ard.destination import (
+    DestinationError,
+    check_bucket,
+    check_writable,
+    destination_root,
+)
 from ttc_ard.keys import QA_KEY, ard_keys, key_patterns
 from ttc_ard.plan import PlanLogHandler, ProductSettings, usd
 from ttc_ard.request import RequestError, check_years, load_request_tiles
@@ -23,11 +29,23 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
-if "://" in config["dest"]:
-    raise WorkflowError(
-        f"dest = {config['dest']!r}: this version writes to a local folder only (S3 "
-        "destinations are not implemented yet). Use --config dest=PATH."
-    )
+try:
+    DEST = destination_root(config["dest"])
+    DEST_ON_S3 = DEST.startswith("s3://")
+    if DEST_ON_S3:
+        check_bucket(DEST, config["s3_endpoint_url"])
+except DestinationError as err:
+    raise WorkflowError(str(err)) from None
+
+if DEST_ON_S3:
+
+    # Snakemake checks which outputs exist through this provider, and never downloads them:
+    # the workers write them, and no rule here reads them.
+    storage dest:
+        provider="ard-s3",
+        retrieve=False,
+        endpoint_url=config["s3_endpoint_url"] or None,
+
 
 BACKENDS = {}
 for product in config["products"]:
@@ -44,7 +62,7 @@ for product in config["products"]:
         load_lithops_config(lithops_file).get("lithops", {}).get("backend", "localhost")
     )
     BACKENDS[product] = backend
-    if backend != "localhost" and "://" not in config["dest"]:
+    if backend != "localhost" and not DEST_ON_S3:
         raise WorkflowError(
             f"The Lithops config {lithops_file} runs the {product} calls on {backend}, whose "
             f"workers cannot write to this machine, but dest = {config['dest']!r} is a local "
@@ -83,7 +101,6 @@ PLAN = PlanLogHandler(
     budget_usd=config["budget_usd"],
 )
 logging.getLogger("snakemake.logging").addHandler(PLAN)
-DEST = config["dest"].rstrip("/")
 DEMO_ARCHIVE = config["demo_archive"].rstrip("/")
 REPORT_DIR = config["report_dir"].rstrip("/")
 PLOT_DIR = config["plot_dir"].rstrip("/")
@@ -112,13 +129,34 @@ def check_budget():
         )
 
 
+def check_destination():
+    """Stop a real run whose destination cannot be written, before any job starts."""
+    try:
+        check_writable(DEST, config["s3_endpoint_url"])
+    except DestinationError as err:
+        raise WorkflowError(str(err)) from None
+
+
+def in_destination(paths):
+    """Paths under the destination root as Snakemake must see them: S3 keys through the
+    storage provider, local files as they are."""
+    return storage.dest(paths) if DEST_ON_S3 else paths
+
+
+def destination_path(key):
+    """Where a worker writes ``key``: its S3 URL, or its absolute local path."""
+    return f"{DEST}/{key}" if DEST_ON_S3 else os.path.abspath(f"{DEST}/{key}")
+
+
 def get_ard_targets():
     """Every ARD file of every requested tile."""
-    return [
-        f"{DEST}/{key}"
-        for year, x_tile, y_tile in TILE_CENTRES
-        for key in ard_keys(year, x_tile, y_tile, config["products"])
-    ]
+    return in_destination(
+        [
+            f"{DEST}/{key}"
+            for year, x_tile, y_tile in TILE_CENTRES
+            for key in ard_keys(year, x_tile, y_tile, config["products"])
+        ]
+    )
 
 
 def get_final_output():
@@ -129,7 +167,8 @@ def get_final_output():
 def ard_outputs(product):
     """Named output patterns of a product's rule, under the destination root."""
     return {
-        name: f"{DEST}/{pattern}" for name, pattern in key_patterns(product).items()
+        name: in_destination(f"{DEST}/{pattern}")
+        for name, pattern in key_patterns(product).items()
     }
 
 
@@ -145,15 +184,20 @@ def tile_of(wildcards):
     return {"year": key[0], "x_tile": key[1], "y_tile": key[2], "lon": lon, "lat": lat}
 
 
-def loader_spec(product, wildcards, output):
-    """The job spec a worker runs (loaders.jobs.run_job): plain data, absolute paths."""
-    qa = QA_KEY.format(product=product, **wildcards)
+def loader_spec(product, wildcards):
+    """The job spec a worker runs (loaders.jobs.run_job): plain data, absolute paths or S3
+    URLs."""
     spec = {
         "product": product,
         "tile": tile_of(wildcards),
-        "outputs": {name: os.path.abspath(path) for name, path in output.items()},
-        "qa": os.path.abspath(f"{DEST}/{qa}"),
+        "outputs": {
+            name: destination_path(pattern.format(**wildcards))
+            for name, pattern in key_patterns(product).items()
+        },
+        "qa": destination_path(QA_KEY.format(product=product, **wildcards)),
     }
+    if DEST_ON_S3 and config["s3_endpoint_url"]:
+        spec["s3_endpoint_url"] = config["s3_endpoint_url"]
     return spec | source_settings(product)
 
 

@@ -8,7 +8,7 @@ rule dem:
     conda:
         "../../environment.yml"
     params:
-        loader=lambda wildcards, output: loader_spec("dem", wildcards, output),
+        loader=lambda wildcards: loader_spec("dem", wildcards),
         lithops=lithops_options("dem"),
     script:
         "../scripts/run_loader.py"

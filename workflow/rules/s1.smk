@@ -9,7 +9,7 @@ rule s1:
     conda:
         "../../environment.yml"
     params:
-        loader=lambda wildcards, output: loader_spec("s1", wildcards, output),
+        loader=lambda wildcards: loader_spec("s1", wildcards),
         lithops=lithops_options("s1"),
     script:
         "../scripts/run_loader.py"

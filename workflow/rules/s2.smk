@@ -8,7 +8,7 @@ rule s2:
     conda:
         "../../environment.yml"
     params:
-        loader=lambda wildcards, output: loader_spec("s2", wildcards, output),
+        loader=lambda wildcards: loader_spec("s2", wildcards),
         lithops=lithops_options("s2"),
     script:
         "../scripts/run_loader.py"

@@ -142,6 +142,10 @@ class Executor(RemoteExecutor):
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
     ) -> AsyncGenerator[SubmittedJobInfo, None]:
+        if not active_jobs:
+            # Snakemake starts the checking thread before its executor is fully built (the rate
+            # limiter below comes after); with nothing submitted there is nothing to read yet.
+            return
         by_executor = defaultdict(list)
         for info in active_jobs:
             by_executor[id(info.aux["fexec"])].append(info)
@@ -203,7 +207,7 @@ class Executor(RemoteExecutor):
         # The killed localhost workers may have left temporary files beside their outputs;
         # nothing of this run writes them any more, and Snakemake's lock keeps other runs out.
         for info in unsettled:
-            for output in info.job.output:
+            for output in info.job.params.loader["outputs"].values():
                 if "://" not in output:
                     remove_partials(output)
 
@@ -270,7 +274,7 @@ class Executor(RemoteExecutor):
             "rule": job.name,
             "wildcards": dict(job.wildcards.items()),
             "tile": job.params.loader.get("tile"),
-            "outputs": list(job.output),
+            "outputs": list(job.params.loader["outputs"].values()),
             "region": options["region"],
             "memory_mb": options["memory_mb"],
             "backend": info.aux["fexec"].backend,

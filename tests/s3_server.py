@@ -1,0 +1,82 @@
+"""A local S3 server for the tests: moto's server on loopback, in a thread of the test process.
+
+The workflow reaches it like a user's run reaches AWS (boto3 through ``s3_endpoint_url``); the
+server keeps a log of the requests it answered so that tests can count listings and HEADs.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import boto3
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+#: Credentials the server accepts; the secret is fake, so that tests can look for it in files.
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "AKIATTCARDTESTKEY000",
+    "AWS_SECRET_ACCESS_KEY": "ttc-ard-fake-secret-7f3c9e1b2d",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """moto's request handler without a line on stderr per request (the log is kept below)."""
+
+    def log_request(self, *args) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class S3Request:
+    method: str
+    path: str
+    query: str
+
+
+@dataclass
+class S3Server:
+    """moto's S3 on ``127.0.0.1`` at a free port, logging every request it answers."""
+
+    requests: list[S3Request] = field(default_factory=list)
+
+    def __post_init__(self):
+        moto = DomainDispatcherApplication(create_backend_app)
+
+        def logged(environ, start_response):
+            self.requests.append(
+                S3Request(
+                    environ["REQUEST_METHOD"],
+                    environ.get("PATH_INFO", ""),
+                    environ.get("QUERY_STRING", ""),
+                )
+            )
+            return moto(environ, start_response)
+
+        self.server = make_server("127.0.0.1", 0, logged, True, request_handler=QuietRequestHandler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def client(self):
+        """A boto3 S3 client of this server, for the tests' own reads and writes."""
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+        )
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join()

@@ -1,0 +1,60 @@
+"""Destination roots: their form, and the write check that runs before any job."""
+
+import pytest
+from s3_server import CREDENTIALS
+
+from ttc_ard.destination import DestinationError, check_writable, destination_root
+
+
+@pytest.mark.parametrize(
+    ("dest", "root"),
+    [
+        ("results/ard/", "results/ard"),
+        ("/data/ttc/ard", "/data/ttc/ard"),
+        ("s3://my-bucket/ard/v1/", "s3://my-bucket/ard/v1"),
+        ("s3://my.bucket", "s3://my.bucket"),
+    ],
+)
+def test_roots_lose_their_trailing_slash(dest, root):
+    assert destination_root(dest) == root
+
+
+@pytest.mark.parametrize(
+    ("dest", "says"),
+    [
+        ("results/../ard", "'.' or '..' component"),
+        ("./results/ard", "'.' or '..' component"),
+        ("s3://bucket/ard/../other", "'.' or '..' component"),
+        ("gs://bucket/ard", "gs:// is not supported"),
+        ("S3://bucket/ard", "S3:// is not supported"),
+        ("s3://ab/ard", "'ab' is not a valid S3 bucket name"),
+        ("s3://my_bucket/ard", "'my_bucket' is not a valid S3 bucket name"),
+        ("s3://my..bucket/ard", "'my..bucket' is not a valid S3 bucket name"),
+        ("s3://bucket//ard", "empty folder ('//')"),
+    ],
+)
+def test_roots_that_could_misplace_files_are_refused(dest, says):
+    with pytest.raises(DestinationError, match=says.replace("(", r"\(").replace(")", r"\)")):
+        destination_root(dest)
+
+
+def test_the_write_check_leaves_nothing_behind(tmp_path):
+    root = tmp_path / "new" / "ard"
+    check_writable(str(root), None)
+    assert root.is_dir() and not list(root.iterdir())
+
+
+def test_the_write_check_names_a_folder_that_cannot_be_written(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(DestinationError, match=f"Cannot write to the destination folder {tmp_path}"):
+        check_writable(str(tmp_path / "file" / "ard"), None)
+
+
+def test_the_s3_write_check_leaves_no_object(s3_server, monkeypatch):
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    client = s3_server.client()
+    client.create_bucket(Bucket="ttc-ard-write-check")
+    check_writable("s3://ttc-ard-write-check/ard", s3_server.endpoint_url)
+    assert "Contents" not in client.list_objects_v2(Bucket="ttc-ard-write-check")
+    assert any(r.method == "PUT" and "/ard/" in r.path for r in s3_server.requests)

@@ -1,0 +1,223 @@
+"""S3 destinations end to end: the real workflow writing to a local S3 server (moto on loopback)
+through the same code a run against AWS takes, only with ``s3_endpoint_url`` set."""
+
+import re
+import time
+from pathlib import Path
+
+import hickle
+import numpy as np
+import pytest
+from lithops.constants import LITHOPS_TEMP_DIR
+from s3_server import CREDENTIALS
+from workflow_runner import Workflow, truncated_copy, write_request
+
+from ttc_ard.keys import QA_KEY, ard_keys
+
+pytestmark = pytest.mark.workflow
+
+TILES = ["1655X1083Y", "1656X1084Y"]
+PRODUCTS = ["dem", "s2"]
+BUCKET = "ttc-ard-test"
+PREFIX = "ard/v1"
+
+
+def tile_numbers(tile: str) -> tuple[int, int]:
+    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
+    return int(x_tile), int(y_tile)
+
+
+def contract_keys(tiles=TILES, products=PRODUCTS) -> list[str]:
+    return [key for tile in tiles for key in ard_keys(2023, *tile_numbers(tile), products)]
+
+
+def qa_keys(tiles=TILES, products=PRODUCTS) -> list[str]:
+    return [
+        QA_KEY.format(year=2023, x_tile=x_tile, y_tile=y_tile, product=product)
+        for x_tile, y_tile in map(tile_numbers, tiles)
+        for product in products
+    ]
+
+
+def s3_workflow(workdir: Path, archive: Path, tiles: list[str], s3_server, bucket: str):
+    request = write_request(workdir / "request.json", {"2023": tiles})
+    workflow = Workflow(workdir, archive, request)
+    workflow.env |= CREDENTIALS
+    workflow.config |= {
+        "dest": f"s3://{bucket}/{PREFIX}",
+        "s3_endpoint_url": s3_server.endpoint_url,
+        "products": f"[{', '.join(PRODUCTS)}]",
+    }
+    return workflow
+
+
+def objects(client, bucket: str) -> dict[str, dict]:
+    """Key -> listing entry of every object in ``bucket``."""
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {entry["Key"]: entry for page in pages for entry in page.get("Contents", [])}
+
+
+def load_object(client, bucket: str, key: str, folder: Path) -> np.ndarray:
+    path = folder / key.replace("/", "_")
+    client.download_file(bucket, key, str(path))
+    return hickle.load(path)
+
+
+def jobs_run(log: str, rule: str) -> int:
+    return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", log, re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def s3_run(tmp_path_factory, demo_archive, s3_server):
+    """One run of two tiles (DEM and S2) into ``s3://ttc-ard-test/ard/v1``."""
+    started = time.time()
+    client = s3_server.client()
+    client.create_bucket(Bucket=BUCKET)
+    workflow = s3_workflow(
+        tmp_path_factory.mktemp("s3_run"), demo_archive, TILES, s3_server, BUCKET
+    )
+    first = workflow.run()
+    return workflow, first, client, started
+
+
+@pytest.fixture(scope="module")
+def local_dest(tmp_path_factory, demo_archive) -> Path:
+    """The same request built into a local folder."""
+    workdir = tmp_path_factory.mktemp("local_run")
+    request = write_request(workdir / "request.json", {"2023": TILES})
+    Workflow(workdir, demo_archive, request).run(products=f"[{', '.join(PRODUCTS)}]")
+    return workdir / "results/ard"
+
+
+def test_every_output_is_an_object_at_its_contract_key(s3_run):
+    workflow, _, client, _ = s3_run
+    expected = {f"{PREFIX}/{key}" for key in contract_keys() + qa_keys()}
+    # Nothing else: no temporary objects, no leftover write check.
+    assert set(objects(client, BUCKET)) == expected
+    # The workers wrote to S3 themselves: no copy of an output on this machine.
+    assert not list(workflow.workdir.rglob("*.hkl"))
+
+
+def test_payloads_equal_those_of_a_local_run(s3_run, local_dest, tmp_path):
+    _, _, client, _ = s3_run
+    for key in contract_keys():
+        from_s3 = load_object(client, BUCKET, f"{PREFIX}/{key}", tmp_path)
+        local = hickle.load(local_dest / key)
+        assert from_s3.dtype == local.dtype and from_s3.shape == local.shape, key
+        assert np.array_equal(from_s3, local, equal_nan=True), key
+
+
+def test_second_run_lists_each_tile_folder_once_and_asks_for_no_object(s3_run, s3_server):
+    workflow, _, _, _ = s3_run
+    s3_server.requests.clear()
+    again = workflow.run()
+    assert "Nothing to be done" in again.stderr
+    listings = [r for r in s3_server.requests if r.method == "GET" and "prefix=" in r.query]
+    assert len(listings) == len(TILES)
+    # Apart from the listings, only the bucket itself is checked: no HEAD or GET per object.
+    others = [r for r in s3_server.requests if r not in listings]
+    assert {(r.method, r.path) for r in others} == {("HEAD", f"/{BUCKET}")}
+
+
+def test_deleting_one_object_reruns_exactly_its_job(s3_run, local_dest, tmp_path):
+    workflow, _, client, _ = s3_run
+    key = contract_keys(TILES[:1], ["s2"])[0]
+    client.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{key}")
+
+    # The plan: one S2 job, the other tile's six files present.
+    assert re.search(r"^\s+s2\s+1\s+6\s+us-west-2", workflow.run("-n").stderr, re.MULTILINE)
+    result = workflow.run()
+
+    log = result.stdout + result.stderr
+    assert jobs_run(log, "s2") == 1 and jobs_run(log, "dem") == 0
+    restored = load_object(client, BUCKET, f"{PREFIX}/{key}", tmp_path)
+    assert np.array_equal(restored, hickle.load(local_dest / key), equal_nan=True)
+
+
+def test_a_failed_forced_rerun_keeps_the_objects_and_the_bucket(s3_run, demo_archive, tmp_path):
+    workflow, _, client, _ = s3_run
+    before = objects(client, BUCKET)
+    broken = truncated_copy(tmp_path, demo_archive, "copernicus-dem-30m")
+
+    result = workflow.run("--forcerun", "dem", check=False, demo_archive=broken)
+
+    assert result.returncode != 0
+    assert jobs_run(result.stdout + result.stderr, "dem") == len(TILES)
+    assert "is corrupt at" in result.stderr and "dem    eu-central-1  0/2 (0 %)" in result.stderr
+    after = objects(client, BUCKET)
+    # Every object is still there, unchanged: a failed job does not delete what it would have
+    # replaced, and the bucket is never removed.
+    assert {key: entry["ETag"] for key, entry in after.items()} == {
+        key: entry["ETag"] for key, entry in before.items()
+    }
+    client.head_bucket(Bucket=BUCKET)
+
+
+def test_a_forced_rerun_replaces_the_objects_with_the_same_payloads(s3_run, tmp_path):
+    workflow, _, client, _ = s3_run
+    before = objects(client, BUCKET)
+    result = workflow.run("--forcerun", "dem")
+
+    assert jobs_run(result.stdout + result.stderr, "dem") == len(TILES)
+    after = objects(client, BUCKET)
+    for key in contract_keys(products=["dem"]):
+        assert after[f"{PREFIX}/{key}"]["LastModified"] >= before[f"{PREFIX}/{key}"]["LastModified"]
+        assert after[f"{PREFIX}/{key}"]["ETag"] == before[f"{PREFIX}/{key}"]["ETag"]
+    assert set(after) == set(before)
+
+
+def test_removing_every_output_keeps_the_bucket(tmp_path, demo_archive, s3_server):
+    client = s3_server.client()
+    client.create_bucket(Bucket="ttc-ard-remove")
+    workflow = s3_workflow(tmp_path, demo_archive, TILES[:1], s3_server, "ttc-ard-remove")
+    workflow.run(products="[dem]")
+    outputs = {f"{PREFIX}/{key}" for key in contract_keys(TILES[:1], ["dem"])}
+    assert outputs <= set(objects(client, "ttc-ard-remove"))
+
+    workflow.run("--delete-all-output", products="[dem]")
+
+    # Snakemake removed the outputs one by one through the storage plugin; the upstream plugin
+    # would also have deleted the bucket once it was empty.
+    assert not outputs & set(objects(client, "ttc-ard-remove"))
+    client.head_bucket(Bucket="ttc-ard-remove")
+
+
+def test_a_missing_bucket_stops_before_anything_is_written(tmp_path, demo_archive, s3_server):
+    workflow = s3_workflow(tmp_path, demo_archive, TILES, s3_server, "ttc-ard-absent")
+    result = workflow.run(check=False)
+    assert result.returncode != 0
+    assert "The bucket ttc-ard-absent of dest = s3://ttc-ard-absent/ard/v1 does not exist" in (
+        result.stderr
+    )
+    assert "aws s3 mb s3://ttc-ard-absent" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+    assert "ttc-ard-absent" not in {b["Name"] for b in s3_server.client().list_buckets()["Buckets"]}
+
+
+def test_an_unreachable_endpoint_stops_before_anything_is_written(
+    tmp_path, demo_archive, s3_server
+):
+    workflow = s3_workflow(tmp_path, demo_archive, TILES, s3_server, BUCKET)
+    result = workflow.run(check=False, s3_endpoint_url="http://127.0.0.1:9")
+    assert result.returncode != 0
+    assert "Cannot reach the S3 endpoint http://127.0.0.1:9" in result.stderr
+    assert "s3_endpoint_url" in result.stderr
+    assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def test_credentials_never_reach_a_file_or_the_log(s3_run, s3_server):
+    workflow, first, client, started = s3_run
+    secrets = [CREDENTIALS["AWS_SECRET_ACCESS_KEY"], CREDENTIALS["AWS_ACCESS_KEY_ID"]]
+    written = [p for p in workflow.workdir.rglob("*") if p.is_file()]
+    # Lithops's own files of the run (job payloads, call statuses, logs).
+    written += [
+        p for p in Path(LITHOPS_TEMP_DIR).rglob("*") if p.is_file() and p.stat().st_mtime >= started
+    ]
+    assert len(written) > 20
+    texts = [first.stdout, first.stderr] + [p.read_bytes().decode("latin-1") for p in written]
+    texts += [
+        client.get_object(Bucket=BUCKET, Key=key)["Body"].read().decode("latin-1")
+        for key in objects(client, BUCKET)
+    ]
+    for secret in secrets:
+        assert not [text for text in texts if secret in text]
