@@ -46,7 +46,9 @@ def test_the_write_check_leaves_nothing_behind(tmp_path):
 
 def test_the_write_check_names_a_folder_that_cannot_be_written(tmp_path):
     (tmp_path / "file").write_text("")
-    with pytest.raises(DestinationError, match=f"Cannot write to the destination folder {tmp_path}"):
+    with pytest.raises(
+        DestinationError, match=f"Cannot write to the destination folder {tmp_path}"
+    ):
         check_writable(str(tmp_path / "file" / "ard"), None)
 
 

@@ -94,18 +94,23 @@ class Workflow:
             *args,
         ]  # fmt: skip
 
-    def start(self, *args: str, **config) -> subprocess.Popen:
+    def start(self, *args: str, log: Path | None = None, **config) -> subprocess.Popen:
         """Snakemake in the background, in a process group of its own (so that a test can
-        kill it as a whole); its log comes on ``stderr``."""
-        return subprocess.Popen(
-            self.command(*args, **config),
-            cwd=self.workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=os.environ | self.env,
-            start_new_session=True,
-        )
+        kill it as a whole); its log comes on ``stderr``, or goes to the file ``log``."""
+        stderr = subprocess.PIPE if log is None else log.open("w")
+        try:
+            return subprocess.Popen(
+                self.command(*args, **config),
+                cwd=self.workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                text=True,
+                env=os.environ | self.env,
+                start_new_session=True,
+            )
+        finally:
+            if log is not None:
+                stderr.close()  # Snakemake has its own copy
 
     def run(self, *args: str, check: bool = True, **config) -> subprocess.CompletedProcess:
         result = subprocess.run(

@@ -170,13 +170,19 @@ class Executor(RemoteExecutor):
                 # The calls are being killed on purpose: no outcome to report, nothing to retry.
                 return
             future = info.aux["future"]
-            if not (future.done or future.ready):
+            if future.done or future.ready:
+                result, error = call_outcome(future)
+            elif call_lost(info, time.monotonic()):
+                result, error = None, LostCallError(LOST_CALL_MESSAGE)
+            else:
                 yield info
                 continue
-            result, error = call_outcome(future)
             retry = error is not None and not isinstance(error, TileDataError)
             retry = retry and info.aux["attempt"] <= lithops_options(info.job)["retries"]
             self.log_attempt(info, result, error, final=not retry)
+            if error is not None:
+                # The call is over, its worker gone (a killed one may have left temporary files).
+                remove_job_partials(info)
             if not retry:
                 self.unsettled.pop(info.job.jobid, None)
             if error is None:
@@ -207,9 +213,7 @@ class Executor(RemoteExecutor):
         # The killed localhost workers may have left temporary files beside their outputs;
         # nothing of this run writes them any more, and Snakemake's lock keeps other runs out.
         for info in unsettled:
-            for output in info.job.params.loader["outputs"].values():
-                if "://" not in output:
-                    remove_partials(output)
+            remove_job_partials(info)
 
     def shutdown(self):
         super().shutdown()
@@ -258,6 +262,7 @@ class Executor(RemoteExecutor):
             )
         info.aux["future"] = future
         info.aux["attempt"] += 1
+        info.aux.pop("unreported_since", None)
         info.external_jobid = call_name(future)
         self.logger.info(
             f"Retrying job {info.job.jobid} ({info.job.name}), attempt {info.aux['attempt']} "
@@ -291,6 +296,15 @@ class Executor(RemoteExecutor):
         self.run_log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.run_log, "a") as log:
             log.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+def remove_job_partials(info: SubmittedJobInfo) -> None:
+    """Delete the temporary files a killed worker left beside the job's local outputs (an S3
+    upload leaves nothing behind: the object appears whole or not at all)."""
+    spec = info.job.params.loader
+    for output in [*spec["outputs"].values(), spec.get("qa", "")]:
+        if output and "://" not in output:
+            remove_partials(output)
 
 
 def lithops_options(job: JobExecutorInterface) -> dict:
@@ -346,6 +360,34 @@ def expand_environment(value, unset: set[str]):
 def call_name(future) -> str:
     """The call's id as Lithops logs it: executor/job/call."""
     return f"{future.executor_id}/{future.job_id}/{future.call_id}"
+
+
+class LostCallError(RuntimeError):
+    """A call that Lithops ran but that never reported an outcome."""
+
+
+#: Seconds a call may stay unreported once Lithops has run every task of its map: the worker
+#: writes the call's status before it exits, and Lithops reads it within a few seconds.
+LOST_CALL_GRACE_SECONDS = 30
+
+LOST_CALL_MESSAGE = (
+    "the Lithops worker process ended without reporting an outcome (killed, or crashed "
+    f"before writing its status; nothing came {LOST_CALL_GRACE_SECONDS} s after its map ended)"
+)
+
+
+def call_lost(info: SubmittedJobInfo, now: float) -> bool:
+    """Whether an unreported localhost call is lost: every task of its map has run, and it
+    has stayed unreported for LOST_CALL_GRACE_SECONDS since. A localhost worker whose process
+    group is killed writes no status, and Lithops would then wait for the call forever (a run
+    was seen hanging so, every other call done)."""
+    env = getattr(info.aux["fexec"].compute_handler, "env", None)  # localhost backends only
+    latch = getattr(env, "jobs", {}).get(info.aux["future"].job_key)
+    if latch is None or not latch.done:
+        info.aux.pop("unreported_since", None)
+        return False
+    since = info.aux.setdefault("unreported_since", now)
+    return now - since > LOST_CALL_GRACE_SECONDS
 
 
 def call_outcome(future) -> tuple[object, BaseException | None]:

@@ -1,0 +1,216 @@
+"""Faults a run must survive: Snakemake killed, a worker killed while writing, two runs at
+once, a forced re-run. Each through the real workflow and Lithops localhost."""
+
+import json
+import os
+import re
+import signal
+import time
+
+import hickle
+import psutil
+import pytest
+from workflow_runner import Workflow, write_request
+
+pytestmark = pytest.mark.workflow
+
+#: Nine DEM tiles: enough calls that a kill lands with some finished and some not.
+TILES = [f"{x}X{y}Y" for x in range(1654, 1657) for y in range(1082, 1085)]
+S2_TILE = "1655X1083Y"
+
+
+def dem_file(dest, tile):
+    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
+    return dest / f"2023/raw/{x_tile}/{y_tile}/raw/misc/dem_{tile}.hkl"
+
+
+def started_tiles(log: str, rule: str = "dem") -> dict[str, str]:
+    """Snakemake job id -> tile of every ``rule`` job that a Snakemake log shows starting."""
+    jobs = {}
+    for block in re.split(rf"^\s*rule {rule}:$", log, flags=re.MULTILINE)[1:]:
+        block = re.split(r"^\[", block, flags=re.MULTILINE)[0]
+        jobid = re.search(r"jobid: (\d+)", block).group(1)
+        jobs[jobid] = re.search(rf"logs/{rule}/2023/(\w+)\.log", block).group(1)
+    return jobs
+
+
+def finished_tiles(log: str, rule: str = "dem") -> set[str]:
+    """The tiles whose ``rule`` job Snakemake reported finished."""
+    started = started_tiles(log, rule)
+    return {started[j] for j in re.findall(rf"Finished jobid: (\d+) \(Rule: {rule}\)", log)}
+
+
+def wait_for_line(process, text: str) -> str:
+    """Read ``process``'s stderr up to the first line containing ``text``; what was read."""
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"{text!r} never came:\n{''.join(seen)[-4000:]}")
+
+
+def partial_writer(pid: int) -> psutil.Process | None:
+    """A process started by ``pid`` that has an output's temporary file open, if any."""
+    for process in psutil.Process(pid).children(recursive=True):
+        try:
+            if any(f.path.endswith(".partial") for f in process.open_files()):
+                return process
+        except psutil.Error:
+            continue
+    return None
+
+
+def lithops_runner(pid: int) -> psutil.Process | None:
+    """A Lithops localhost task runner started by ``pid``, if one is running."""
+    for process in psutil.Process(pid).children():
+        try:
+            if "localhost-runner" in " ".join(process.cmdline()):
+                return process
+        except psutil.Error:
+            continue
+    return None
+
+
+@pytest.fixture(scope="module")
+def reference_dest(tmp_path_factory, demo_archive):
+    """The nine tiles built by one uninterrupted run."""
+    workdir = tmp_path_factory.mktemp("reference")
+    Workflow(workdir, demo_archive, write_request(workdir / "request.json", {"2023": TILES})).run()
+    return workdir / "results/ard"
+
+
+def test_a_killed_run_resumes_and_recomputes_only_unfinished_tiles(
+    tmp_path, demo_archive, reference_dest
+):
+    workflow = Workflow(tmp_path, demo_archive, write_request(tmp_path / "r.json", {"2023": TILES}))
+    snakemake = workflow.start()
+    log = wait_for_line(snakemake, "(Rule: dem)")
+    workers = psutil.Process(snakemake.pid).children(recursive=True)
+    os.killpg(snakemake.pid, signal.SIGKILL)
+    snakemake.wait(timeout=60)
+    log += snakemake.stderr.read()
+    # Lithops's local task processes run in sessions of their own: like Lambda calls, the calls
+    # already running outlive the killed run and finish (each write is atomic).
+    psutil.wait_procs(workers, timeout=300)
+    dest = tmp_path / "results/ard"
+    finished = finished_tiles(log)
+    assert 1 <= len(finished) < len(TILES)
+    finished_mtimes = {tile: dem_file(dest, tile).stat().st_mtime_ns for tile in finished}
+
+    # Do what Snakemake asks: unlock the folder (the killed run's lock is left), and re-run
+    # the incomplete jobs (the calls running at the kill, whose outputs it never confirmed).
+    flags, asked = [], set()
+    for _ in range(3):
+        resumed = workflow.run(*flags, check=False)
+        if resumed.returncode == 0:
+            break
+        if "Directory cannot be locked" in resumed.stderr:
+            asked.add("--unlock")
+            workflow.run("--unlock")
+        elif "--rerun-incomplete" in resumed.stderr:
+            asked.add("--rerun-incomplete")
+            flags.append("--rerun-incomplete")
+        else:
+            raise AssertionError(resumed.stderr[-4000:])
+    assert resumed.returncode == 0 and "--unlock" in asked
+
+    assert set(started_tiles(resumed.stdout + resumed.stderr).values()) == set(TILES) - finished
+    for tile, mtime in finished_mtimes.items():
+        assert dem_file(dest, tile).stat().st_mtime_ns == mtime
+    for tile in TILES:
+        assert dem_file(dest, tile).read_bytes() == dem_file(reference_dest, tile).read_bytes()
+    assert not list(dest.rglob("*.partial"))
+
+    # A forced re-run replaces every output by a new file with the same bytes.
+    inodes = {tile: dem_file(dest, tile).stat().st_ino for tile in TILES}
+    forced = workflow.run("--forcerun", "dem")
+    assert set(started_tiles(forced.stdout + forced.stderr).values()) == set(TILES)
+    for tile in TILES:
+        assert dem_file(dest, tile).stat().st_ino != inodes[tile]
+        assert dem_file(dest, tile).read_bytes() == dem_file(reference_dest, tile).read_bytes()
+
+
+def test_a_worker_killed_while_writing_leaves_no_file_and_its_call_is_retried(
+    tmp_path, demo_archive
+):
+    request = write_request(tmp_path / "request.json", {"2023": [S2_TILE]})
+    workflow = Workflow(tmp_path, demo_archive, request)
+    workflow.run("--until", "demo_scenes", products="[s2]")  # the archive first
+    snakemake = workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
+    deadline = time.monotonic() + 300
+    writer = None
+    while writer is None and snakemake.poll() is None and time.monotonic() < deadline:
+        writer = partial_writer(snakemake.pid)
+        time.sleep(0.01)
+    assert writer is not None, "no worker was seen writing"
+    writer.kill()  # like Lambda's out-of-memory or timeout kill, mid-write
+    assert snakemake.wait(timeout=600) == 0, (tmp_path / "snakemake.log").read_text()[-4000:]
+
+    (run_log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
+    attempts = [json.loads(line) for line in run_log.read_text().splitlines()]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "error"), (2, "success")]
+    assert "SIGKILL" in attempts[0]["error"]
+    dest = tmp_path / "results/ard"
+    assert not list(dest.rglob("*.partial"))
+    outputs = list(dest.rglob("*.hkl"))
+    assert len(outputs) == 6
+    for output in outputs:
+        hickle.load(output)  # whole files
+
+
+def test_a_worker_killed_with_its_process_group_is_noticed_and_retried(tmp_path, demo_archive):
+    # Killed as a whole, a local worker writes no status for its call, and Lithops alone would
+    # wait for that call forever.
+    request = write_request(tmp_path / "request.json", {"2023": [S2_TILE]})
+    workflow = Workflow(tmp_path, demo_archive, request)
+    workflow.run("--until", "demo_scenes", products="[s2]")  # the archive first
+    snakemake = workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
+    deadline = time.monotonic() + 300
+    runner = None
+    while runner is None and snakemake.poll() is None and time.monotonic() < deadline:
+        runner = lithops_runner(snakemake.pid)
+    assert runner is not None, "no worker was seen running"
+    os.killpg(runner.pid, signal.SIGKILL)
+    assert snakemake.wait(timeout=600) == 0, (tmp_path / "snakemake.log").read_text()[-4000:]
+
+    (run_log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
+    attempts = [json.loads(line) for line in run_log.read_text().splitlines()]
+    assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "error"), (2, "success")]
+    assert "ended without reporting an outcome" in attempts[0]["error"]
+    assert len(list((tmp_path / "results/ard").rglob("*.hkl"))) == 6
+
+
+def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs(tmp_path, demo_archive):
+    workflow = Workflow(tmp_path, demo_archive, write_request(tmp_path / "r.json", {"2023": TILES}))
+    first = workflow.start()
+    wait_for_line(first, "rule dem:")
+    second = workflow.run(check=False)
+    first.stderr.read()
+    assert second.returncode != 0
+    # Snakemake names the lock, or first the outputs of the running jobs that it has not yet
+    # confirmed (as incomplete files); either way the second run starts nothing.
+    assert (
+        "Directory cannot be locked" in second.stderr or "IncompleteFilesException" in second.stderr
+    )
+    assert not started_tiles(second.stdout + second.stderr)
+    assert first.wait(timeout=600) == 0
+    for tile in TILES:
+        hickle.load(dem_file(tmp_path / "results/ard", tile))
+
+
+def test_two_runs_from_different_folders_into_one_destination_both_leave_whole_files(
+    tmp_path, demo_archive, reference_dest
+):
+    dest = tmp_path / "shared-ard"
+    runs = []
+    for name in ("a", "b"):
+        workdir = tmp_path / name
+        workdir.mkdir()
+        request = write_request(workdir / "r.json", {"2023": TILES})
+        workflow = Workflow(workdir, demo_archive, request)
+        runs.append(workflow.start(log=workdir / "snakemake.log", dest=dest))
+    assert [run.wait(timeout=600) for run in runs] == [0, 0]
+    for tile in TILES:
+        assert dem_file(dest, tile).read_bytes() == dem_file(reference_dest, tile).read_bytes()
+    assert not list(dest.rglob("*.partial"))
