@@ -5,7 +5,10 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import hickle
 import psutil
@@ -72,6 +75,34 @@ def lithops_runner(pid: int) -> psutil.Process | None:
     return None
 
 
+def wait_for_process(
+    snakemake: subprocess.Popen, find: Callable[[int], psutil.Process | None]
+) -> psutil.Process:
+    """The first process ``find(snakemake.pid)`` gives while Snakemake runs."""
+    deadline = time.monotonic() + 300
+    while snakemake.poll() is None and time.monotonic() < deadline:
+        process = find(snakemake.pid)
+        if process is not None:
+            return process
+        time.sleep(0.01)
+    raise AssertionError(f"{find.__name__} found no process while Snakemake ran")
+
+
+def start_s2_run(tmp_path: Path, demo_archive: Path) -> subprocess.Popen:
+    """A Sentinel-2 run of one tile in the background, its demo scenes made first (so that
+    its only Lithops call starts at once), its log in ``snakemake.log``."""
+    request = write_request(tmp_path / "request.json", {"2023": [S2_TILE]})
+    workflow = Workflow(tmp_path, demo_archive, request)
+    workflow.run("--until", "demo_scenes", products="[s2]")
+    return workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
+
+
+def call_attempts(workdir: Path) -> list[dict]:
+    """The call attempts of the one run made in ``workdir``, from its run log."""
+    (run_log,) = (workdir / "results/job_reports/run_logs").glob("*.jsonl")
+    return [json.loads(line) for line in run_log.read_text().splitlines()]
+
+
 @pytest.fixture(scope="module")
 def reference_dest(tmp_path_factory, demo_archive):
     """The nine tiles built by one uninterrupted run."""
@@ -134,21 +165,11 @@ def test_a_killed_run_resumes_and_recomputes_only_unfinished_tiles(
 def test_a_worker_killed_while_writing_leaves_no_file_and_its_call_is_retried(
     tmp_path, demo_archive
 ):
-    request = write_request(tmp_path / "request.json", {"2023": [S2_TILE]})
-    workflow = Workflow(tmp_path, demo_archive, request)
-    workflow.run("--until", "demo_scenes", products="[s2]")  # the archive first
-    snakemake = workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
-    deadline = time.monotonic() + 300
-    writer = None
-    while writer is None and snakemake.poll() is None and time.monotonic() < deadline:
-        writer = partial_writer(snakemake.pid)
-        time.sleep(0.01)
-    assert writer is not None, "no worker was seen writing"
-    writer.kill()  # like Lambda's out-of-memory or timeout kill, mid-write
+    snakemake = start_s2_run(tmp_path, demo_archive)
+    wait_for_process(snakemake, partial_writer).kill()  # like Lambda's OOM or timeout kill
     assert snakemake.wait(timeout=600) == 0, (tmp_path / "snakemake.log").read_text()[-4000:]
 
-    (run_log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
-    attempts = [json.loads(line) for line in run_log.read_text().splitlines()]
+    attempts = call_attempts(tmp_path)
     assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "error"), (2, "success")]
     assert "SIGKILL" in attempts[0]["error"]
     dest = tmp_path / "results/ard"
@@ -162,20 +183,11 @@ def test_a_worker_killed_while_writing_leaves_no_file_and_its_call_is_retried(
 def test_a_worker_killed_with_its_process_group_is_noticed_and_retried(tmp_path, demo_archive):
     # Killed as a whole, a local worker writes no status for its call, and Lithops alone would
     # wait for that call forever.
-    request = write_request(tmp_path / "request.json", {"2023": [S2_TILE]})
-    workflow = Workflow(tmp_path, demo_archive, request)
-    workflow.run("--until", "demo_scenes", products="[s2]")  # the archive first
-    snakemake = workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
-    deadline = time.monotonic() + 300
-    runner = None
-    while runner is None and snakemake.poll() is None and time.monotonic() < deadline:
-        runner = lithops_runner(snakemake.pid)
-    assert runner is not None, "no worker was seen running"
-    os.killpg(runner.pid, signal.SIGKILL)
+    snakemake = start_s2_run(tmp_path, demo_archive)
+    os.killpg(wait_for_process(snakemake, lithops_runner).pid, signal.SIGKILL)
     assert snakemake.wait(timeout=600) == 0, (tmp_path / "snakemake.log").read_text()[-4000:]
 
-    (run_log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
-    attempts = [json.loads(line) for line in run_log.read_text().splitlines()]
+    attempts = call_attempts(tmp_path)
     assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "error"), (2, "success")]
     assert "ended without reporting an outcome" in attempts[0]["error"]
     assert len(list((tmp_path / "results/ard").rglob("*.hkl"))) == 6
