@@ -1,6 +1,7 @@
 """Catalogue search: the local catalogue's filters, and a STAC API that fails for a while."""
 
 import json
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -80,8 +81,8 @@ def test_datetime_ranges_are_whole_days_in_utc():
 class FlakyStacApi(ThreadingHTTPServer):
     """A STAC API on loopback whose searches fail with 503 ``failures`` times first."""
 
-    def __init__(self, failures: int, features: list[dict]):
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, failures: int, features: list[dict], port: int = 0):
+        super().__init__(("127.0.0.1", port), _Handler)
         self.failures, self.features, self.searches = failures, features, 0
         self.url = f"http://127.0.0.1:{self.server_address[1]}"
 
@@ -157,6 +158,28 @@ def test_an_api_that_stays_down_is_reported_clearly(api):
     with pytest.raises(CatalogError, match=f"The STAC API {api.url} could not be searched"):
         search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
     assert api.searches == 3 and time.monotonic() - started < 10
+
+
+def test_an_api_that_refuses_connections_for_a_moment_is_waited_for():
+    with socket.socket() as probe:  # a free port, where nothing listens yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    servers = []
+
+    def start_late():
+        time.sleep(1.0)
+        servers.append(FlakyStacApi(0, [dem_item(6, -2, "https://example.invalid/x.tif")], port))
+        servers[0].serve_forever()
+
+    threading.Thread(target=start_late, daemon=True).start()
+    catalog = Catalog(url=f"http://127.0.0.1:{port}", retries=6, backoff_seconds=0.5)
+    try:
+        items = search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert ids(items) == ["N06W002"]
 
 
 def test_an_unreachable_api_is_reported_clearly():
