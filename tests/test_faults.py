@@ -20,6 +20,8 @@ pytestmark = pytest.mark.workflow
 #: Nine DEM tiles: enough calls that a kill lands with some finished and some not.
 TILES = [f"{x}X{y}Y" for x in range(1654, 1657) for y in range(1082, 1085)]
 S2_TILE = "1655X1083Y"
+#: Twenty-five DEM tiles: a run that lasts long enough for a second one to start beside it.
+MANY_TILES = [f"{x}X{y}Y" for x in range(1654, 1659) for y in range(1082, 1087)]
 
 
 def dem_file(dest, tile):
@@ -194,7 +196,8 @@ def test_a_worker_killed_with_its_process_group_is_noticed_and_retried(tmp_path,
 
 
 def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs(tmp_path, demo_archive):
-    workflow = Workflow(tmp_path, demo_archive, write_request(tmp_path / "r.json", {"2023": TILES}))
+    request = write_request(tmp_path / "r.json", {"2023": MANY_TILES})
+    workflow = Workflow(tmp_path, demo_archive, request)
     first = workflow.start()
     wait_for_line(first, "rule dem:")
     second = workflow.run(check=False)
@@ -207,7 +210,7 @@ def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs(tmp_pat
     )
     assert not started_tiles(second.stdout + second.stderr)
     assert first.wait(timeout=600) == 0
-    for tile in TILES:
+    for tile in MANY_TILES:
         hickle.load(dem_file(tmp_path / "results/ard", tile))
 
 
