@@ -12,7 +12,6 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
 
 import boto3
 import hickle
@@ -89,11 +88,17 @@ def write_file(
     if not dest.startswith("s3://"):
         replace_atomically(dest, write)
         return
-    url = urlparse(dest)
+    bucket, key = split_s3_url(dest)
     with tempfile.TemporaryDirectory(prefix="ttc-ard-") as folder:
         tmp = os.path.join(folder, "upload")
         write(tmp)
-        s3_client(s3_endpoint_url).upload_file(tmp, url.netloc, url.path.lstrip("/"))
+        s3_client(s3_endpoint_url).upload_file(tmp, bucket, key)
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` -> (``bucket``, ``some/key``), no slash at either end."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    return bucket, key.strip("/")
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from pathlib import Path
 import hickle
 import psutil
 import pytest
-from workflow_runner import Workflow, write_request
+from workflow_runner import Workflow, dem_file, wait_for_line, write_request
 
 pytestmark = pytest.mark.workflow
 
@@ -22,11 +22,6 @@ TILES = [f"{x}X{y}Y" for x in range(1654, 1657) for y in range(1082, 1085)]
 S2_TILE = "1655X1083Y"
 #: Twenty-five DEM tiles: a run that lasts long enough for a second one to start beside it.
 MANY_TILES = [f"{x}X{y}Y" for x in range(1654, 1659) for y in range(1082, 1087)]
-
-
-def dem_file(dest, tile):
-    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
-    return dest / f"2023/raw/{x_tile}/{y_tile}/raw/misc/dem_{tile}.hkl"
 
 
 def started_tiles(log: str, rule: str = "dem") -> dict[str, str]:
@@ -43,16 +38,6 @@ def finished_tiles(log: str, rule: str = "dem") -> set[str]:
     """The tiles whose ``rule`` job Snakemake reported finished."""
     started = started_tiles(log, rule)
     return {started[j] for j in re.findall(rf"Finished jobid: (\d+) \(Rule: {rule}\)", log)}
-
-
-def wait_for_line(process, text: str) -> str:
-    """Read ``process``'s stderr up to the first line containing ``text``; what was read."""
-    seen = []
-    for line in process.stderr:
-        seen.append(line)
-        if text in line:
-            return "".join(seen)
-    raise AssertionError(f"{text!r} never came:\n{''.join(seen)[-4000:]}")
 
 
 def partial_writer(pid: int) -> psutil.Process | None:

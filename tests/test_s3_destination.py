@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from lithops.constants import LITHOPS_TEMP_DIR
 from s3_server import CREDENTIALS
-from workflow_runner import Workflow, truncated_copy, write_request
+from workflow_runner import Workflow, jobs_run, tile_numbers, truncated_copy, write_request
 
 from ttc_ard.keys import QA_KEY, ard_keys
 
@@ -22,11 +22,6 @@ TILES = ["1655X1083Y", "1656X1084Y"]
 PRODUCTS = ["dem", "s2"]
 BUCKET = "ttc-ard-test"
 PREFIX = "ard/v1"
-
-
-def tile_numbers(tile: str) -> tuple[int, int]:
-    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
-    return int(x_tile), int(y_tile)
 
 
 def contract_keys(tiles=TILES, products=PRODUCTS) -> list[str]:
@@ -84,10 +79,6 @@ def text_of(path: Path) -> str:
         return path.read_bytes().decode("latin-1")
     except FileNotFoundError:
         return ""
-
-
-def jobs_run(log: str, rule: str) -> int:
-    return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", log, re.MULTILINE))
 
 
 @pytest.fixture(scope="module")

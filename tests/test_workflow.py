@@ -8,7 +8,7 @@ import signal
 import hickle
 import numpy as np
 import pytest
-from workflow_runner import REPO, Workflow, write_request
+from workflow_runner import REPO, Workflow, dem_file, jobs_run, wait_for_line, write_request
 
 from loaders.copdem import cell_id
 from loaders.dem import source_cells
@@ -18,16 +18,6 @@ from loaders.tiles import tile_bbox
 pytestmark = pytest.mark.workflow
 
 TILES = ["1655X1083Y", "1656X1084Y"]
-
-
-def dem_file(dest, tile):
-    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
-    return dest / f"2023/raw/{x_tile}/{y_tile}/raw/misc/dem_{tile}.hkl"
-
-
-def jobs_run(stdout_and_err: str, rule: str) -> int:
-    """How many jobs of ``rule`` Snakemake reported as started."""
-    return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", stdout_and_err, re.MULTILINE))
 
 
 def outside_snakemake(folder):
@@ -269,15 +259,10 @@ def test_ctrl_c_stops_cleanly_and_still_writes_the_reports(tmp_path, demo_archiv
     workflow = Workflow(tmp_path, demo_archive, request)
     workflow.run("--until", "demo_dem_cell")  # the archive first, so that Ctrl-C hits the calls
     snakemake = workflow.start()
-    seen = []
-    for line in snakemake.stderr:
-        seen.append(line)
-        if "(Rule: dem)" in line:  # the first tile is done: interrupt the rest
-            snakemake.send_signal(signal.SIGINT)
-            break
-    seen += snakemake.stderr.readlines()
+    stderr = wait_for_line(snakemake, "(Rule: dem)")  # the first tile is done: stop the rest
+    snakemake.send_signal(signal.SIGINT)
+    stderr += snakemake.stderr.read()
     assert snakemake.wait(timeout=120) != 0
-    stderr = "".join(seen)
     assert "Terminating processes on user request" in stderr
 
     dest = tmp_path / "results/ard"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,17 +24,51 @@ def write_request(path: Path, tiles_by_year: dict[str, list[str]]) -> Path:
     return path
 
 
+def tile_numbers(tile: str) -> tuple[int, int]:
+    """``1655X1083Y`` -> (1655, 1083)."""
+    x_tile, y_tile = re.fullmatch(r"(\d+)X(\d+)Y", tile).groups()
+    return int(x_tile), int(y_tile)
+
+
+def dem_file(dest: Path, tile: str) -> Path:
+    """The DEM output of ``tile`` (year 2023) under the destination folder ``dest``."""
+    x_tile, y_tile = tile_numbers(tile)
+    return dest / f"2023/raw/{x_tile}/{y_tile}/raw/misc/dem_{tile}.hkl"
+
+
+def jobs_run(stdout_and_err: str, rule: str) -> int:
+    """How many jobs of ``rule`` Snakemake reported as started."""
+    return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", stdout_and_err, re.MULTILINE))
+
+
+def wait_for_line(process: subprocess.Popen, text: str) -> str:
+    """Read ``process``'s stderr up to the first line containing ``text``; what was read."""
+    seen = []
+    for line in process.stderr:
+        seen.append(line)
+        if text in line:
+            return "".join(seen)
+    raise AssertionError(f"{text!r} never came:\n{''.join(seen)[-4000:]}")
+
+
+def sharing_archive(folder: Path, demo_archive: Path, own: str) -> Path:
+    """A demo archive in ``folder`` linking every part of ``demo_archive`` but ``own``, which
+    the caller fills: a variant of the shared archive that leaves the shared one untouched."""
+    archive = folder / "archive"
+    archive.mkdir()
+    for part in demo_archive.iterdir():
+        if part.name != own:
+            (archive / part.name).symlink_to(part)
+    return archive
+
+
 def archive_copy(
     folder: Path, demo_archive: Path, collection: str, drop: Callable[[dict], bool]
 ) -> Path:
     """A demo archive in ``folder`` sharing the files of ``demo_archive`` but with its own
     catalogue, from which the items of ``collection`` for which ``drop(item)`` is true are
     removed: an archive where scenes are missing, without touching the shared one."""
-    archive = folder / "archive"
-    archive.mkdir()
-    for part in demo_archive.iterdir():
-        if part.name != "stac":
-            (archive / part.name).symlink_to(part)
+    archive = sharing_archive(folder, demo_archive, "stac")
     shutil.copytree(demo_archive / "stac", archive / "stac")
     for item_path in (archive / "stac" / collection).glob("*.json"):
         if drop(json.loads(item_path.read_text())):
@@ -45,11 +80,7 @@ def truncated_copy(folder: Path, demo_archive: Path, part: str) -> Path:
     """A demo archive in ``folder`` sharing the files of ``demo_archive`` except those of
     ``part`` (e.g. ``copernicus-dem-30m``), whose COGs are cut to their first 64 bytes, like
     an interrupted download: an archive that fails every tile reading them."""
-    archive = folder / "archive"
-    archive.mkdir()
-    for entry in demo_archive.iterdir():
-        if entry.name != part:
-            (archive / entry.name).symlink_to(entry)
+    archive = sharing_archive(folder, demo_archive, part)
     for cog in (demo_archive / part).rglob("*.tif"):
         copy = archive / part / cog.relative_to(demo_archive / part)
         copy.parent.mkdir(parents=True, exist_ok=True)

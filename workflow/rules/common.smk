@@ -137,10 +137,11 @@ def check_destination():
         raise WorkflowError(str(err)) from None
 
 
-def in_destination(paths):
-    """Paths under the destination root as Snakemake must see them: S3 keys through the
-    storage provider, local files as they are."""
-    return storage.dest(paths) if DEST_ON_S3 else paths
+def in_destination(key):
+    """``key`` under the destination root as Snakemake must see it: an S3 object through the
+    storage provider, a local file as it is."""
+    path = f"{DEST}/{key}"
+    return storage.dest(path) if DEST_ON_S3 else path
 
 
 def destination_path(key):
@@ -150,13 +151,11 @@ def destination_path(key):
 
 def get_ard_targets():
     """Every ARD file of every requested tile."""
-    return in_destination(
-        [
-            f"{DEST}/{key}"
-            for year, x_tile, y_tile in TILE_CENTRES
-            for key in ard_keys(year, x_tile, y_tile, config["products"])
-        ]
-    )
+    return [
+        in_destination(key)
+        for year, x_tile, y_tile in TILE_CENTRES
+        for key in ard_keys(year, x_tile, y_tile, config["products"])
+    ]
 
 
 def get_final_output():
@@ -167,8 +166,7 @@ def get_final_output():
 def ard_outputs(product):
     """Named output patterns of a product's rule, under the destination root."""
     return {
-        name: in_destination(f"{DEST}/{pattern}")
-        for name, pattern in key_patterns(product).items()
+        name: in_destination(pattern) for name, pattern in key_patterns(product).items()
     }
 
 

@@ -16,6 +16,8 @@ import boto3
 import botocore.config
 import botocore.exceptions
 
+from loaders.ard_io import split_s3_url
+
 #: S3's rules for bucket names (3-63 characters, lower case letters, digits, dots, hyphens).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -61,13 +63,7 @@ def destination_root(dest: str) -> str:
     return root
 
 
-def split_s3(url: str) -> tuple[str, str]:
-    """``s3://bucket/prefix`` -> (``bucket``, ``prefix``) with no slash at either end."""
-    bucket, _, prefix = url.removeprefix("s3://").partition("/")
-    return bucket, prefix.strip("/")
-
-
-def s3_client(endpoint_url: str | None):
+def check_client(endpoint_url: str | None):
     """A client from the standard AWS credential chain that gives up quickly on a dead
     endpoint (the check runs before the run starts, a user is waiting)."""
     config = botocore.config.Config(
@@ -78,9 +74,9 @@ def s3_client(endpoint_url: str | None):
 
 def check_bucket(root: str, endpoint_url: str | None) -> None:
     """Stop unless the S3 bucket of ``root`` exists and these credentials may use it."""
-    bucket, _ = split_s3(root)
+    bucket, _ = split_s3_url(root)
     try:
-        s3_client(endpoint_url).head_bucket(Bucket=bucket)
+        check_client(endpoint_url).head_bucket(Bucket=bucket)
     except Exception as err:
         raise DestinationError(describe_s3_failure(root, endpoint_url, err, "read")) from None
 
@@ -101,9 +97,9 @@ def check_writable(root: str, endpoint_url: str | None) -> None:
                 "free space / fix its permissions."
             ) from None
         return
-    bucket, prefix = split_s3(root)
+    bucket, prefix = split_s3_url(root)
     key = "/".join(filter(None, [prefix, PROBE_KEY.format(token=token)]))
-    client = s3_client(endpoint_url)
+    client = check_client(endpoint_url)
     try:
         client.put_object(Bucket=bucket, Key=key, Body=b"")
     except Exception as err:
@@ -115,7 +111,7 @@ def check_writable(root: str, endpoint_url: str | None) -> None:
 
 def describe_s3_failure(root: str, endpoint_url: str | None, err: Exception, action: str) -> str:
     """One paragraph naming the destination, what failed and what to do."""
-    bucket, _ = split_s3(root)
+    bucket, _ = split_s3_url(root)
     where = f"the S3 endpoint {endpoint_url}" if endpoint_url else "AWS S3"
     if isinstance(err, botocore.exceptions.NoCredentialsError):
         return (
