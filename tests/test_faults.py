@@ -41,10 +41,11 @@ def finished_tiles(log: str, rule: str = "dem") -> set[str]:
 
 
 def partial_writer(pid: int) -> psutil.Process | None:
-    """A process started by ``pid`` that has an output's temporary file open, if any."""
+    """A process started by ``pid`` that has a tile output's temporary file open, if any (not a
+    local job's, such as the tiles table that ``tiles_csv`` writes at the same time)."""
     for process in psutil.Process(pid).children(recursive=True):
         try:
-            if any(f.path.endswith(".partial") for f in process.open_files()):
+            if any(re.search(r"\.hkl\.\w+\.partial$", f.path) for f in process.open_files()):
                 return process
         except psutil.Error:
             continue
