@@ -6,6 +6,7 @@ temporary file and uploaded whole (S3 shows an object only once its upload is co
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
 import os
@@ -14,8 +15,31 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boto3
+import boto3.exceptions
+import botocore.exceptions
 import hickle
 import numpy as np
+
+from loaders.errors import DestinationWriteError
+
+#: Local write errors that stay until someone acts (a full disk or quota, no permission, a
+#: read-only file system), with what to do about ``{folder}``.
+REFUSED_WRITE_ERRNOS = {
+    errno.ENOSPC: "free space on {folder}",
+    errno.EDQUOT: "free space on {folder} (its quota is used up)",
+    errno.EACCES: "make {folder} writable",
+    errno.EPERM: "make {folder} writable",
+    errno.EROFS: "remount the file system of {folder} writable",
+}
+
+#: S3 error codes that a retry would meet again.
+REFUSED_S3_CODES = (
+    "AccessDenied",
+    "AllAccessDisabled",
+    "InvalidAccessKeyId",
+    "NoSuchBucket",
+    "SignatureDoesNotMatch",
+)
 
 
 def replace_atomically(dest: str | os.PathLike, write: Callable[[str], object]) -> None:
@@ -83,16 +107,53 @@ def write_json(record: dict, dest: str | os.PathLike, s3_endpoint_url: str | Non
 def write_file(
     dest: str | os.PathLike, write: Callable[[str], object], s3_endpoint_url: str | None
 ) -> None:
-    """``write(tmp)`` a file and put it at ``dest`` whole: a local path or an ``s3://`` URL."""
+    """``write(tmp)`` a file and put it at ``dest`` whole: a local path or an ``s3://`` URL.
+
+    A destination that refuses the file raises :class:`DestinationWriteError`."""
     dest = os.fspath(dest)
     if not dest.startswith("s3://"):
-        replace_atomically(dest, write)
+        try:
+            replace_atomically(dest, write)
+        except OSError as err:
+            if (refusal := refused_write(dest, err)) is None:
+                raise
+            raise refusal from err
         return
     bucket, key = split_s3_url(dest)
     with tempfile.TemporaryDirectory(prefix="ttc-ard-") as folder:
         tmp = os.path.join(folder, "upload")
         write(tmp)
-        s3_client(s3_endpoint_url).upload_file(tmp, bucket, key)
+        try:
+            s3_client(s3_endpoint_url).upload_file(tmp, bucket, key)
+        except (boto3.exceptions.S3UploadFailedError, botocore.exceptions.BotoCoreError) as err:
+            if (refusal := refused_write(dest, err)) is None:
+                raise
+            raise refusal from err
+
+
+def refused_write(dest: str, err: Exception) -> DestinationWriteError | None:
+    """The error naming the fix if writing ``dest`` failed with ``err`` because the destination
+    refuses it; None for a fault that the call's retry may not meet (a dropped connection, a
+    throttled request)."""
+    after = "then run again: finished tiles are kept and only the missing ones are computed."
+    if isinstance(err, OSError) and err.errno in REFUSED_WRITE_ERRNOS:
+        fix = REFUSED_WRITE_ERRNOS[err.errno].format(folder=os.path.dirname(dest))
+        return DestinationWriteError(
+            f"Cannot write {dest}: {os.strerror(err.errno)}. The destination refuses the "
+            f"tile's outputs: {fix} or point dest at another folder (--config dest=PATH), {after}"
+        )
+    if isinstance(err, botocore.exceptions.NoCredentialsError):
+        return DestinationWriteError(
+            f"Cannot write {dest}: the worker found no AWS credentials. Give the workers a role "
+            f"or credentials with s3:PutObject on the bucket, {after}"
+        )
+    refused = next((code for code in REFUSED_S3_CODES if code in str(err)), None)
+    if refused is not None:
+        return DestinationWriteError(
+            f"Cannot write {dest}: S3 answered {refused}. The workers' credentials need "
+            f"s3:PutObject on an existing bucket {split_s3_url(dest)[0]}; fix that, {after}"
+        )
+    return None
 
 
 def split_s3_url(url: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Errors a loader raises about a tile's data, as opposed to faults of the machine running it."""
+"""Errors a retry of the call would only repeat, as opposed to faults of the machine running it:
+the tile's data is unusable, or the destination refuses the tile's outputs."""
 
 from pathlib import Path
 
@@ -17,6 +18,14 @@ class TileDataError(Exception):
     def __reduce__(self):
         # Lithops pickles exceptions raised in workers; keep both arguments across the trip.
         return (type(self), (self.reason, str(self)))
+
+
+class DestinationWriteError(Exception):
+    """An output could not be written to the destination: the disk is full, the folder or the
+    bucket refuses writes, or the bucket is gone. A retry would pay for the tile's computation
+    again and be refused again; the message names the output and the fix."""
+
+    reason = "destination"
 
 
 #: Phrases of GDAL, S3 and HTTP errors saying a remote file is not there (rather than that it

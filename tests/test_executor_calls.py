@@ -24,8 +24,8 @@ from snakemake_executor_plugin_lithops import Executor
 TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
 
 
-def dem_job(jobid: int, tmp_path, dem_root, retries: int) -> SimpleNamespace:
-    output = tmp_path / f"out{jobid}" / "dem.hkl"
+def dem_job(jobid: int, tmp_path, dem_root, retries: int, output=None) -> SimpleNamespace:
+    output = output or tmp_path / f"out{jobid}" / "dem.hkl"
     return SimpleNamespace(
         jobid=jobid,
         name="dem",
@@ -59,6 +59,7 @@ def executor(tmp_path, monkeypatch):
     ex.lithops_lock = threading.Lock()
     ex.cancelling = False
     ex.unsettled = {}
+    ex.destination_refusal = None
     ex.status_rate_limiter = contextlib.nullcontext()
     ex.submitted, ex.succeeded, ex.failed = [], [], []
     ex.run_job_pre = lambda job: None
@@ -114,3 +115,24 @@ def test_one_map_settles_success_data_failure_and_retried_error(executor, tmp_pa
     assert len({r["call"] for r in by_job[3]}) == 3, "each attempt is its own call"
     assert all(r["status"] == "error" and "dem_root" in r["traceback_tail"] for r in by_job[3])
     assert "TileDataError" in (tmp_path / "job2.log").read_text()
+
+
+def test_a_refused_output_is_not_retried_and_no_later_job_is_started(executor, tmp_path):
+    dem_root = tmp_path / "cop"
+    cells_for(dem_root, tile_bbox(TILE["lon"], TILE["lat"]), plane(TILE["lon"], TILE["lat"]))
+    # /sys refuses new files, even to root: like a destination folder without write permission.
+    refused = dem_job(1, tmp_path, dem_root, retries=2, output="/sys/ttc-ard/dem.hkl")
+
+    records = run_to_completion(executor, [refused])
+    assert [(r["attempt"], r["status"], r["reason"]) for r in records] == [
+        (1, "error", "destination")
+    ]
+    ((_, message),) = executor.failed
+    assert "not permitted" in message and "make /sys/ttc-ard writable" in message
+
+    later = dem_job(2, tmp_path, dem_root, retries=2)
+    executor.run_jobs([later])
+    assert len(executor.submitted) == 1, "a call was started after the refusal"
+    assert executor.failed[1][0].job is later and "Not started" in executor.failed[1][1]
+    assert not (tmp_path / "out2").exists()
+    assert "Not started" in (tmp_path / "job2.log").read_text()

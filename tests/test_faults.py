@@ -1,6 +1,7 @@
 """Faults a run must survive: Snakemake killed, a worker killed while writing, two runs at
 once, a forced re-run. Each through the real workflow and Lithops localhost."""
 
+import errno
 import json
 import os
 import re
@@ -91,6 +92,27 @@ def call_attempts(workdir: Path) -> list[dict]:
     return [json.loads(line) for line in run_log.read_text().splitlines()]
 
 
+@pytest.fixture
+def full_disk(tmp_path):
+    """A destination folder on a file system of its own with no space left: a small tmpfs
+    filled by the file ``filler`` (removing it frees the space)."""
+    folder = tmp_path / "full_disk"
+    folder.mkdir()
+    mount = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", folder], capture_output=True, text=True
+    )
+    assert mount.returncode == 0, f"a full disk is made by mounting a tmpfs (as root): {mount}"
+    try:
+        with open(folder / "filler", "wb") as filler:
+            while True:
+                filler.write(bytes(2**20))
+                filler.flush()
+    except OSError as err:
+        assert err.errno == errno.ENOSPC
+    yield folder
+    subprocess.run(["umount", folder], check=True)
+
+
 @pytest.fixture(scope="module")
 def reference_dest(tmp_path_factory, demo_archive):
     """The nine tiles built by one uninterrupted run."""
@@ -179,6 +201,38 @@ def test_a_worker_killed_with_its_process_group_is_noticed_and_retried(tmp_path,
     assert [(a["attempt"], a["status"]) for a in attempts] == [(1, "error"), (2, "success")]
     assert "ended without reporting an outcome" in attempts[0]["error"]
     assert len(list((tmp_path / "results/ard").rglob("*.hkl"))) == 6
+
+
+def test_a_full_disk_fails_the_tile_that_meets_it_and_starts_no_further_call(
+    tmp_path, demo_archive, reference_dest, full_disk
+):
+    tiles = TILES[:3]
+    workflow = Workflow(tmp_path, demo_archive, write_request(tmp_path / "r.json", {"2023": tiles}))
+    # One job at a time, so that the refusal comes before the other tiles' calls start.
+    failed = workflow.run("--jobs", "1", check=False, products="[dem]", dest=full_disk)
+    assert failed.returncode != 0
+
+    attempts = call_attempts(tmp_path)
+    assert [(a["attempt"], a["status"], a["reason"]) for a in attempts] == [
+        (1, "error", "destination"),  # computed, refused at its first write, not retried
+        (0, "error", "destination"),  # not started
+        (0, "error", "destination"),
+    ]
+    assert "No space left on device" in attempts[0]["error"]
+    assert f"free space on {full_disk}" in failed.stderr
+    assert len(re.findall(r"^Error in rule dem:", failed.stderr, flags=re.MULTILINE)) == 3
+    assert failed.stderr.count("message: Not started, the destination refused") == 2
+    assert [p.name for p in full_disk.rglob("*") if p.is_file()] == ["filler"]
+    (failed_csv,) = (tmp_path / "results/job_reports").glob("*/failed_tiles.csv")
+    assert len(failed_csv.read_text().splitlines()) == 1 + len(tiles)
+    report = (failed_csv.parent / "report.txt").read_text()
+    assert "jobs: 3 (3 error), call attempts: 1" in report
+
+    # Space freed, a plain re-run completes the request.
+    (full_disk / "filler").unlink()
+    workflow.run(products="[dem]", dest=full_disk)
+    for tile in tiles:
+        assert dem_file(full_disk, tile).read_bytes() == dem_file(reference_dest, tile).read_bytes()
 
 
 def test_a_second_run_in_the_same_folder_is_refused_while_the_first_runs(tmp_path, demo_archive):

@@ -14,6 +14,8 @@ from lithops.constants import LITHOPS_TEMP_DIR
 from s3_server import CREDENTIALS
 from workflow_runner import Workflow, jobs_run, tile_numbers, truncated_copy, write_request
 
+from loaders.ard_io import write_hkl
+from loaders.errors import DestinationWriteError
 from ttc_ard.keys import QA_KEY, ard_keys
 
 pytestmark = pytest.mark.workflow
@@ -233,3 +235,12 @@ def test_credentials_never_reach_a_file_or_the_log(s3_run, s3_server):
     ]
     for secret in secrets:
         assert not [text for text in texts if secret in text]
+
+
+def test_a_worker_writing_into_a_bucket_that_is_gone_says_so(s3_server, monkeypatch):
+    # The bucket was there when the run started (it is checked then), and deleted since; the
+    # executor does not retry this error and starts no further call.
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(DestinationWriteError, match="NoSuchBucket.*existing bucket ttc-ard-gone"):
+        write_hkl(np.zeros((2, 2)), "s3://ttc-ard-gone/ard/x.hkl", s3_server.endpoint_url)

@@ -4,7 +4,8 @@ A rule opts in with two params: ``loader`` (the JSON-able job spec handed to
 ``loaders.jobs.run_job`` in the worker) and ``lithops`` (``region``, ``config`` - a Lithops
 config file -, ``memory_mb`` and ``retries``). Workers write their outputs themselves; the
 executor reports each call's outcome to Snakemake, retries calls that failed for reasons other
-than the tile's data, and appends every attempt to a JSON-lines run log.
+than the tile's data or a destination refusing the outputs, and appends every attempt to a
+JSON-lines run log. Once the destination has refused an output, it starts no further calls.
 """
 
 import json
@@ -33,9 +34,12 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
 
 from loaders.ard_io import remove_partials
-from loaders.errors import TileDataError
+from loaders.errors import DestinationWriteError, TileDataError
 from loaders.jobs import run_job
 from ttc_ard.reports import write_reports
+
+#: Errors that a retry of the call would only meet again, at the price of the tile's computation.
+NOT_RETRIED = (TileDataError, DestinationWriteError)
 
 
 @dataclass
@@ -106,11 +110,18 @@ class Executor(RemoteExecutor):
         # Lithops warns about every call exception each time it is read; this executor
         # reports each failure itself, once, with the attempt count.
         logging.getLogger("lithops.future").setLevel(logging.ERROR)
+        # Set when the destination refused an output (disk full, access denied): every later
+        # call would pay for its tile and be refused too, so none is started.
+        self.destination_refusal: DestinationWriteError | None = None
 
     def run_job(self, job: JobExecutorInterface):
         self.run_jobs([job])
 
     def run_jobs(self, jobs: list[JobExecutorInterface]):
+        if self.destination_refusal is not None:
+            for job in jobs:
+                self.hold_back(job)
+            return
         batches = defaultdict(list)
         for job in jobs:
             options = lithops_options(job)
@@ -177,7 +188,9 @@ class Executor(RemoteExecutor):
             else:
                 yield info
                 continue
-            retry = error is not None and not isinstance(error, TileDataError)
+            if isinstance(error, DestinationWriteError):
+                self.destination_refusal = error
+            retry = error is not None and not isinstance(error, NOT_RETRIED)
             retry = retry and info.aux["attempt"] <= lithops_options(info.job)["retries"]
             self.log_attempt(info, result, error, final=not retry)
             if error is not None:
@@ -196,6 +209,19 @@ class Executor(RemoteExecutor):
                 message = describe_error(error, info.aux["attempt"])
                 write_job_log(info, message, traceback_tail(error))
                 self.report_job_error(info, msg=message)
+
+    def hold_back(self, job: JobExecutorInterface):
+        """Fail ``job`` without starting a call: the destination refused an earlier output."""
+        self.run_job_pre(job)
+        info = SubmittedJobInfo(job, aux={"attempt": 0})
+        error = DestinationWriteError(
+            "Not started, the destination refused an earlier job's output and would refuse "
+            f"this job's too: {self.destination_refusal}"
+        )
+        self.log_attempt(info, None, error, final=True)
+        message = f"{error}\n"
+        write_job_log(info, message, "")
+        self.report_job_error(info, msg=message)
 
     def cancel_jobs(self, active_jobs: list[SubmittedJobInfo]):
         # Every unsettled call, not only ``active_jobs`` (see __post_init__). Calls not started
@@ -273,6 +299,8 @@ class Executor(RemoteExecutor):
         """Append one call attempt to this run's JSON-lines log."""
         job = info.job
         options = lithops_options(job)
+        # A job held back (see hold_back) has no call: no backend, nothing measured.
+        future, fexec = info.aux.get("future"), info.aux.get("fexec")
         record = {
             "run_id": self.run_id,
             "jobid": job.jobid,
@@ -282,7 +310,7 @@ class Executor(RemoteExecutor):
             "outputs": list(job.params.loader["outputs"].values()),
             "region": options["region"],
             "memory_mb": options["memory_mb"],
-            "backend": info.aux["fexec"].backend,
+            "backend": fexec and fexec.backend,
             "call": info.external_jobid,
             "attempt": info.aux["attempt"],
             "final": final,
@@ -291,7 +319,7 @@ class Executor(RemoteExecutor):
             "error": None if error is None else f"{type(error).__name__}: {error}",
             "traceback_tail": None if error is None else traceback_tail(error),
             "result": result,
-            "stats": {k: v for k, v in info.aux["future"].stats.items() if is_number(v)},
+            "stats": {k: v for k, v in future.stats.items() if is_number(v)} if future else {},
         }
         self.run_log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.run_log, "a") as log:
@@ -404,7 +432,7 @@ def call_outcome(future) -> tuple[object, BaseException | None]:
 
 def call_status(error: BaseException | None) -> str:
     """``success``, ``failed`` (the tile's data is at fault), ``cancelled`` (the run was
-    stopped) or ``error`` (anything else)."""
+    stopped) or ``error`` (anything else, a destination refusing the outputs included)."""
     if error is None:
         return "success"
     if isinstance(error, KeyboardInterrupt):
@@ -413,7 +441,12 @@ def call_status(error: BaseException | None) -> str:
 
 
 def describe_error(error: BaseException, attempts: int) -> str:
-    kind = "tile data problem, not retried" if isinstance(error, TileDataError) else "error"
+    if isinstance(error, TileDataError):
+        kind = "tile data problem, not retried"
+    elif isinstance(error, DestinationWriteError):
+        kind = "the destination refuses the outputs, not retried"
+    else:
+        kind = "error"
     return f"{type(error).__name__} ({kind}) after {attempts} attempt(s): {error}\n"
 
 

@@ -41,8 +41,14 @@ def read_attempts(run_log: Path) -> list[dict]:
     return [json.loads(line) for line in run_log.read_text().splitlines() if line]
 
 
+def calls_made(attempts: list[dict]) -> int:
+    """How many of ``attempts`` started a call: a job held back by the executor (once the
+    destination refused an output) is logged as attempt 0."""
+    return sum(1 for attempt in attempts if attempt["attempt"] > 0)
+
+
 def job_records(attempts: list[dict]) -> list[dict]:
-    """One record per job: its last attempt, with the number of attempts it took."""
+    """One record per job: its last attempt, with the number of calls it took."""
     by_job: dict[int, list[dict]] = defaultdict(list)
     for attempt in attempts:
         by_job[attempt["jobid"]].append(attempt)
@@ -61,7 +67,7 @@ def job_records(attempts: list[dict]) -> list[dict]:
                 "tile_fields": tile,
                 "status": last["status"],
                 "reason": last.get("reason"),
-                "attempts": len(tries),
+                "attempts": calls_made(tries),
                 "submitted": stats.get("host_submit_tstamp"),
                 "start": stats.get("worker_start_tstamp"),
                 "end": stats.get("worker_end_tstamp"),
@@ -96,7 +102,7 @@ def summary_text(
         f"ttc-ard run {run_id}",
         f"jobs: {len(records)} ("
         + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        + f"), call attempts: {len(attempts)}",
+        + f"), call attempts: {calls_made(attempts)}",
         "",
         "success per product and region:",
     ]
