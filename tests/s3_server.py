@@ -6,10 +6,14 @@ server keeps a log of the requests it answered so that tests can count listings 
 
 from __future__ import annotations
 
+import contextlib
+import json
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import boto3
+from moto import settings
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -67,15 +71,39 @@ class S3Server:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def client(self):
-        """A boto3 S3 client of this server, for the tests' own reads and writes."""
+    def client(self, service: str = "s3"):
+        """A boto3 client of this server, for the tests' own reads and writes."""
         return boto3.client(
-            "s3",
+            service,
             endpoint_url=self.endpoint_url,
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
         )
+
+    def iam_user(self, name: str, statements: list[dict]) -> dict[str, str]:
+        """The credentials (as environment variables) of a new IAM user allowed ``statements``;
+        they count only inside :meth:`enforcing_policies`."""
+        iam = self.client("iam")
+        iam.create_user(UserName=name)
+        policy = {"Version": "2012-10-17", "Statement": statements}
+        iam.put_user_policy(UserName=name, PolicyName=name, PolicyDocument=json.dumps(policy))
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return CREDENTIALS | {
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
+
+    @contextlib.contextmanager
+    def enforcing_policies(self) -> Iterator[None]:
+        """Answer requests only as the IAM policies of their credentials allow, like AWS: from
+        the first request in the block to its end (moto does not check them otherwise)."""
+        previous = settings.INITIAL_NO_AUTH_ACTION_COUNT
+        settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
+        try:
+            yield
+        finally:
+            settings.INITIAL_NO_AUTH_ACTION_COUNT = previous
 
     def stop(self) -> None:
         self.server.shutdown()

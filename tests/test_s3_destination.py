@@ -2,6 +2,7 @@
 through the same code a run against AWS takes, only with ``s3_endpoint_url`` set."""
 
 import contextlib
+import json
 import os
 import re
 import time
@@ -219,6 +220,64 @@ def test_an_unreachable_endpoint_stops_before_anything_is_written(
     assert "Cannot reach the S3 endpoint http://127.0.0.1:9" in result.stderr
     assert "s3_endpoint_url" in result.stderr
     assert not (tmp_path / "results").exists() and not (tmp_path / "logs").exists()
+
+
+def bucket_readable(bucket: str) -> list[dict]:
+    """IAM statements to find a bucket and list and read its objects. (moto asks for
+    ``s3:HeadBucket`` where AWS asks for ``s3:ListBucket``.)"""
+    return [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:HeadBucket"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+        },
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"},
+    ]
+
+
+def test_credentials_that_may_not_write_stop_the_run_before_any_job(
+    tmp_path, demo_archive, s3_server
+):
+    bucket = "ttc-ard-read-only"
+    s3_server.client().create_bucket(Bucket=bucket)
+    workflow = s3_workflow(tmp_path, demo_archive, TILES, s3_server, bucket)
+    workflow.env |= s3_server.iam_user("ttc-ard-reader", bucket_readable(bucket))
+    with s3_server.enforcing_policies():
+        result = workflow.run(check=False)
+    assert result.returncode != 0
+    assert f"Access denied to write the destination s3://{bucket}/{PREFIX}" in result.stderr
+    assert f"s3:PutObject on {bucket}" in result.stderr
+    assert not jobs_run(result.stdout + result.stderr, "dem")
+    assert not objects(s3_server.client(), bucket)
+
+
+def test_workers_that_s3_refuses_fail_their_tile_and_no_further_call_starts(
+    tmp_path, demo_archive, s3_server
+):
+    # The user's credentials pass the start-of-run check (they may write its probe), but the
+    # workers' writes are refused: like a Lambda role without s3:PutObject on the prefix.
+    bucket = "ttc-ard-probe-only"
+    s3_server.client().create_bucket(Bucket=bucket)
+    probe = {
+        "Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:DeleteObject"],
+        "Resource": f"arn:aws:s3:::{bucket}/{PREFIX}/.ttc-ard-write-check-*",
+    }
+    workflow = s3_workflow(tmp_path, demo_archive, TILES, s3_server, bucket)
+    workflow.env |= s3_server.iam_user("ttc-ard-prober", bucket_readable(bucket) + [probe])
+    with s3_server.enforcing_policies():
+        result = workflow.run("--jobs", "1", check=False, products="[dem]")
+    assert result.returncode != 0
+
+    (run_log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
+    attempts = [json.loads(line) for line in run_log.read_text().splitlines()]
+    assert [(a["attempt"], a["reason"]) for a in attempts] == [
+        (1, "destination"),
+        (0, "destination"),
+    ]
+    assert "S3 answered AccessDenied" in attempts[0]["error"]
+    assert f"s3:PutObject on an existing bucket {bucket}" in result.stderr
+    assert not objects(s3_server.client(), bucket)
 
 
 def test_credentials_never_reach_a_file_or_the_log(s3_run, s3_server):
