@@ -222,6 +222,7 @@ def test_a_full_disk_fails_the_tile_that_meets_it_and_starts_no_further_call(
     assert f"free space on {full_disk}" in failed.stderr
     assert len(re.findall(r"^Error in rule dem:", failed.stderr, flags=re.MULTILINE)) == 3
     assert failed.stderr.count("message: Not started, the destination refused") == 2
+    assert "There was an exception" not in failed.stdout + failed.stderr  # said once, above
     assert [p.name for p in full_disk.rglob("*") if p.is_file()] == ["filler"]
     (failed_csv,) = (tmp_path / "results/job_reports").glob("*/failed_tiles.csv")
     assert len(failed_csv.read_text().splitlines()) == 1 + len(tiles)

@@ -107,9 +107,6 @@ class Executor(RemoteExecutor):
         # Calls submitted and not settled, by Snakemake job id. Snakemake's own list of active
         # jobs is empty while a status check runs, so cancelling cannot rely on it.
         self.unsettled: dict[int, SubmittedJobInfo] = {}
-        # Lithops warns about every call exception each time it is read; this executor
-        # reports each failure itself, once, with the attempt count.
-        logging.getLogger("lithops.future").setLevel(logging.ERROR)
         # Set when the destination refused an output (disk full, access denied): every later
         # call would pay for its tile and be refused too, so none is started.
         self.destination_refusal: DestinationWriteError | None = None
@@ -277,6 +274,10 @@ class Executor(RemoteExecutor):
                     f"Lithops could not start an executor for region {region} from "
                     f"{config_file}: {err}. Check that file and, for AWS, your credentials."
                 ) from err
+            # Lithops warns about every call exception each time it is read; this executor
+            # reports each failure itself, once, with the attempt count. (Set after the
+            # executor is made: Lithops's logging setup resets the levels of its loggers.)
+            logging.getLogger("lithops.future").setLevel(logging.ERROR)
         return self.function_executors[config_file]
 
     def resubmit(self, info: SubmittedJobInfo):
