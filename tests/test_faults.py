@@ -2,7 +2,6 @@
 once, a forced re-run. Each through the real workflow and Lithops localhost."""
 
 import errno
-import json
 import os
 import re
 import signal
@@ -14,7 +13,7 @@ from pathlib import Path
 import hickle
 import psutil
 import pytest
-from workflow_runner import Workflow, dem_file, wait_for_line, write_request
+from workflow_runner import Workflow, call_attempts, dem_file, wait_for_line, write_request
 
 pytestmark = pytest.mark.workflow
 
@@ -84,12 +83,6 @@ def start_s2_run(tmp_path: Path, demo_archive: Path) -> subprocess.Popen:
     workflow = Workflow(tmp_path, demo_archive, request)
     workflow.run("--until", "demo_scenes", products="[s2]")
     return workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
-
-
-def call_attempts(workdir: Path) -> list[dict]:
-    """The call attempts of the one run made in ``workdir``, from its run log."""
-    (run_log,) = (workdir / "results/job_reports/run_logs").glob("*.jsonl")
-    return [json.loads(line) for line in run_log.read_text().splitlines()]
 
 
 @pytest.fixture

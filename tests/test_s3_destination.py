@@ -2,7 +2,6 @@
 through the same code a run against AWS takes, only with ``s3_endpoint_url`` set."""
 
 import contextlib
-import json
 import os
 import re
 import time
@@ -13,7 +12,14 @@ import numpy as np
 import pytest
 from lithops.constants import LITHOPS_TEMP_DIR
 from s3_server import CREDENTIALS
-from workflow_runner import Workflow, jobs_run, tile_numbers, truncated_copy, write_request
+from workflow_runner import (
+    Workflow,
+    call_attempts,
+    jobs_run,
+    tile_numbers,
+    truncated_copy,
+    write_request,
+)
 
 from loaders.ard_io import write_hkl
 from loaders.errors import DestinationWriteError
@@ -269,8 +275,7 @@ def test_workers_that_s3_refuses_fail_their_tile_and_no_further_call_starts(
         result = workflow.run("--jobs", "1", check=False, products="[dem]")
     assert result.returncode != 0
 
-    (run_log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
-    attempts = [json.loads(line) for line in run_log.read_text().splitlines()]
+    attempts = call_attempts(tmp_path)
     assert [(a["attempt"], a["reason"]) for a in attempts] == [
         (1, "destination"),
         (0, "destination"),

@@ -41,6 +41,12 @@ def jobs_run(stdout_and_err: str, rule: str) -> int:
     return len(re.findall(rf"^\s*(?:localrule|rule) {rule}:", stdout_and_err, re.MULTILINE))
 
 
+def call_attempts(workdir: Path) -> list[dict]:
+    """The call attempts of the one run made in ``workdir``, from its run log."""
+    (run_log,) = (workdir / "results/job_reports/run_logs").glob("*.jsonl")
+    return [json.loads(line) for line in run_log.read_text().splitlines()]
+
+
 def wait_for_line(process: subprocess.Popen, text: str) -> str:
     """Read ``process``'s stderr up to the first line containing ``text``; what was read."""
     seen = []
