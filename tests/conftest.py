@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from s3_server import S3Server
 
+pytest_plugins = ["outside_reads"]
+
 
 @pytest.fixture(scope="session")
 def demo_archive(tmp_path_factory) -> Path:

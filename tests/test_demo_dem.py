@@ -2,12 +2,12 @@
 
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 from scipy import ndimage
-from workflow_runner import REPO
 
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cell_transform
 from loaders.dem import metres_per_degree, slope_degrees
@@ -15,9 +15,8 @@ from loaders.demo import dem
 from loaders.demo.dem import ELEVATION_QUANTUM_M, OMITTED_PROPERTIES, dem_item, write_dem_cell
 from loaders.demo.terrain import elevation, surface
 
-REFERENCE_ITEM = json.loads(
-    (REPO.parent / "shared/reference/stac-items/cop-dem-glo-30-item.json").read_text()
-)
+REFERENCE = Path(__file__).parent / "fixtures/reference"
+REFERENCE_ITEM = json.loads((REFERENCE / "cop-dem-glo-30-item.json").read_text())
 ARCSEC = 1 / 3600
 #: The cell the demo tiles lie in.
 DEMO_CELL = (6, -2)

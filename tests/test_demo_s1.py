@@ -4,22 +4,21 @@ loader's parsers read, and pixels that calibrate back to the truth they were mad
 import datetime as dt
 import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 from scipy import ndimage
 from shapely.geometry import Polygon, box
-from workflow_runner import REPO
 
 from loaders import s1
 from loaders.demo import s1 as demo
 from loaders.demo.weather import FOREST, LAKE
 from loaders.tiles import tile_bbox
 
-REFERENCE_ITEM = json.loads(
-    (REPO.parent / "shared/reference/stac-items/s1-grd-v1-item.json").read_text()
-)
+REFERENCE = Path(__file__).parent / "fixtures/reference"
+REFERENCE_ITEM = json.loads((REFERENCE / "s1-grd-v1-item.json").read_text())
 #: The first demo tile's centre, and the year of the demo request.
 DEMO_TILE = (-1.6944, 6.6389)
 YEAR = 2023

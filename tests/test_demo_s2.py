@@ -3,6 +3,7 @@
 import hashlib
 import json
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +11,6 @@ import rasterio
 import shapely
 from rasterio.windows import from_bounds
 from shapely.geometry import shape
-from workflow_runner import REPO
 
 from loaders.catalog import Catalog, search
 from loaders.demo import s2, weather
@@ -26,9 +26,9 @@ from loaders.demo.s2 import (
 )
 from loaders.tiles import tile_bbox
 
-REFERENCES = REPO.parent / "shared/reference/stac-items"
+REFERENCE = Path(__file__).parent / "fixtures/reference"
 REFERENCE_ITEMS = {
-    name: json.loads((REFERENCES / f"s2-l2a-v1-{name}-item.json").read_text())
+    name: json.loads((REFERENCE / f"s2-l2a-v1-{name}-item.json").read_text())
     for name in ("baseline0509", "baseline0511", "baseline0214")
 }
 #: The item format the demo copies (2023, sentinel2-to-stac 0.1.1).

@@ -3,16 +3,16 @@ terrain flattened, quarters composited and encoded as the ARD contract says."""
 
 import datetime as dt
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
-from workflow_runner import REPO
 
 from loaders import s1
 from loaders.dem import slope_degrees
 from loaders.errors import TileDataError
 
-REFERENCE = REPO.parent / "shared/reference/stac-items"
+REFERENCE = Path(__file__).parent / "fixtures/reference"
 
 
 @pytest.fixture(scope="module")

@@ -1,13 +1,14 @@
 """Placing Sentinel-1 GRD scenes: which annotation, which items, where the tile is in the image."""
 
+from pathlib import Path
+
 import numpy as np
 import pystac
-from workflow_runner import REPO
 
 from loaders import s1
 from loaders.s1_source import image_coordinates, is_dual_pol_iw, product_annotation_href
 
-REFERENCE = REPO.parent / "shared/reference/stac-items"
+REFERENCE = Path(__file__).parent / "fixtures/reference"
 PRODUCT = (
     "s3://sentinel-s1-l1c/GRD/2024/5/17/IW/DV/"
     "S1A_IW_GRDH_1SDV_20240517T093208_20240517T093240_053909_068D6C_DD7E"
