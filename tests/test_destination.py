@@ -1,5 +1,8 @@
 """Destination roots: their form, and the write check that runs before any job."""
 
+import getpass
+import os
+
 import pytest
 from s3_server import CREDENTIALS
 
@@ -26,7 +29,17 @@ def test_roots_lose_their_trailing_slash(dest, root):
         ("./results/ard", "'.' or '..' component"),
         ("s3://bucket/ard/../other", "'.' or '..' component"),
         ("gs://bucket/ard", "gs:// is not supported"),
-        ("S3://bucket/ard", "S3:// is not supported"),
+        ("S3://bucket/ard", "is not a valid S3 destination"),
+        ("s3:/bucket/ard", "is not a valid S3 destination"),
+        ("s3:", "is not a valid S3 destination"),
+        ("s3:bucket", "is not a valid S3 destination"),
+        ("s3://", "names no S3 bucket"),
+        ("s3:///ard", "names no S3 bucket"),
+        ("/", "is the root of the file system"),
+        ("//", "is the root of the file system"),
+        ("///", "is the root of the file system"),
+        ("~no-such-user-of-this-machine/ard", "names no user of this machine"),
+        ("~/../ard", "'.' or '..' component"),
         ("s3://ab/ard", "'ab' is not a valid S3 bucket name"),
         ("s3://my_bucket/ard", "'my_bucket' is not a valid S3 bucket name"),
         ("s3://my..bucket/ard", "'my..bucket' is not a valid S3 bucket name"),
@@ -36,6 +49,17 @@ def test_roots_lose_their_trailing_slash(dest, root):
 def test_roots_that_could_misplace_files_are_refused(dest, says):
     with pytest.raises(DestinationError, match=says.replace("(", r"\(").replace(")", r"\)")):
         destination_root(dest)
+
+
+def test_a_home_folder_is_expanded_as_a_shell_would(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert destination_root("~/ard/") == f"{tmp_path}/ard"
+    assert destination_root("~") == str(tmp_path)
+
+
+def test_a_users_home_folder_is_expanded():
+    home = os.path.expanduser(f"~{getpass.getuser()}")
+    assert destination_root(f"~{getpass.getuser()}/ard") == f"{home}/ard"
 
 
 def test_the_write_check_leaves_nothing_behind(tmp_path):

@@ -4,7 +4,13 @@ import json
 
 import pytest
 
-from ttc_ard.plan import ProductSettings, build_plan, estimate_cost, recorded_seconds
+from ttc_ard.plan import (
+    ProductSettings,
+    build_plan,
+    estimate_cost,
+    read_run_log,
+    recorded_seconds,
+)
 
 DEM = ProductSettings("dem", "eu-central-1", "aws_lambda", 4096, 1, 9.0)
 
@@ -56,9 +62,40 @@ def test_earlier_runs_on_the_same_backend_replace_the_default(tmp_path):
         call("s2", "aws_lambda", "success", 60.0),  # another product
     ]
     (tmp_path / "run1.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    assert sorted(recorded_seconds(tmp_path, "dem", "aws_lambda")) == [2.0, 4.0, 30.0]
+    earlier = [read_run_log(tmp_path / "run1.jsonl")]
+    assert sorted(recorded_seconds(earlier, "dem", "aws_lambda")) == [2.0, 4.0, 30.0]
     plan = plan_for({"dem": 100}, 100, tmp_path, 0.01)
     (dem,) = plan.products
     assert dem.seconds_per_job == 4.0
     assert dem.seconds_source == "median of 3 earlier aws_lambda call(s)"
     assert plan.over_budget  # 100 x 4 s x 4 GB x price = $0.027
+
+
+def test_damaged_lines_of_a_run_log_are_skipped_and_counted(tmp_path):
+    # A whole call, a line cut short by a killed run, bytes that are not UTF-8, a blank line,
+    # a JSON value that is no record, and a last call cut short too.
+    good = json.dumps(call("dem", "aws_lambda", "success", 3.0)).encode()
+    log = tmp_path / "20240101T000000Z-killed.jsonl"
+    log.write_bytes(good + b'\n{"rule": "dem", "sta\n\xff\xfe\x00 not text\n\n42\n' + good[:20])
+    run_log = read_run_log(log)
+    assert run_log.attempts == [json.loads(good)]
+    assert run_log.damaged_lines == 4
+    assert run_log.damage_warning().startswith(f"Skipped 4 damaged line(s) of the run log {log}")
+
+
+def test_a_whole_run_log_gives_no_warning(tmp_path):
+    log = tmp_path / "run.jsonl"
+    log.write_text(json.dumps(call("dem", "aws_lambda", "success", 3.0)) + "\n\n")
+    run_log = read_run_log(log)
+    assert (len(run_log.attempts), run_log.damaged_lines) == (1, 0)
+    assert run_log.damage_warning() is None
+
+
+def test_the_plan_warns_once_per_damaged_log_and_keeps_its_whole_calls(tmp_path):
+    good = json.dumps(call("dem", "aws_lambda", "success", 3.0))
+    (tmp_path / "run1.jsonl").write_text(f"{good}\n{good[:10]}\n{good[:5]}")
+    (tmp_path / "run2.jsonl").write_text(f"{good}\n")
+    plan = plan_for({"dem": 10}, 10, tmp_path, 5)
+    (warning,) = plan.run_log_warnings
+    assert f"Skipped 2 damaged line(s) of the run log {tmp_path / 'run1.jsonl'}" in warning
+    assert plan.products[0].seconds_source == "median of 2 earlier aws_lambda call(s)"

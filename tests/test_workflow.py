@@ -288,3 +288,60 @@ def test_a_run_is_its_own_lithops_session(tmp_path, demo_archive, monkeypatch):
     (log,) = (tmp_path / "results/job_reports/run_logs").glob("*.jsonl")
     calls = [json.loads(line)["call"] for line in log.read_text().splitlines()]
     assert calls and not any(call.startswith("parent-") for call in calls)
+
+
+@pytest.mark.parametrize(
+    ("dest", "says"),
+    [
+        ("/", "is the root of the file system"),
+        ("s3:/bucket/ard", "is not a valid S3 destination"),
+        ("s3:///ard", "names no S3 bucket"),
+    ],
+)
+def test_a_destination_that_cannot_be_right_stops_even_a_dry_run(
+    tmp_path, demo_archive, dest, says
+):
+    request = write_request(tmp_path / "request.json", {"2023": TILES})
+    result = Workflow(tmp_path, demo_archive, request).run("-n", check=False, dest=dest)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr  # a dry run logs to stdout
+    assert f"dest = {dest!r} {says}" in output and "--config dest=" in output
+    assert outside_snakemake(tmp_path) == [request]
+
+
+def test_a_destination_under_the_home_folder_is_expanded(tmp_path, demo_archive):
+    home, workdir = tmp_path / "home", tmp_path / "run"
+    home.mkdir()
+    workdir.mkdir()
+    request = write_request(workdir / "request.json", {"2023": TILES})
+    workflow = Workflow(workdir, demo_archive, request)
+    workflow.env["HOME"] = str(home)
+    dry = workflow.run("-n", dest="~/ard")
+    assert f"output: {dem_file(home / 'ard', TILES[0])}" in dry.stdout
+    assert outside_snakemake(workdir) == [request]  # no folder named '~'
+
+
+def test_a_damaged_earlier_run_log_is_skipped_with_one_warning(tmp_path, demo_archive):
+    # An earlier run killed mid-write, binary garbage, then a line cut short: the plan still
+    # takes the duration of the one call that was logged whole.
+    run_logs = tmp_path / "results/job_reports/run_logs"
+    run_logs.mkdir(parents=True)
+    damaged = run_logs / "20240101T000000Z-killed.jsonl"
+    call = {
+        "rule": "dem",
+        "backend": "localhost",
+        "status": "success",
+        "stats": {"worker_exec_time": 2.0},
+    }
+    damaged.write_bytes(
+        json.dumps(call).encode() + b"\n\xff\xfe\x00\x81 garbage\n" + b'{"rule": "dem", "back'
+    )
+    workflow = Workflow(tmp_path, demo_archive, REPO / "config/requests/demo.json")
+    result = workflow.run()
+    # Named as report_dir names it: relative to the working directory.
+    named = damaged.relative_to(tmp_path)
+    assert f"Skipped 2 damaged line(s) of the run log {named}" in result.stderr
+    assert result.stderr.count(str(named)) == 1
+    plan = result.stderr[result.stderr.index("Plan") :]
+    assert re.search(r"^\s+dem\s+4\s+0\s+eu-central-1 .* median of 1 earlier localhost", plan, re.M)
+    assert jobs_run(result.stderr, "dem") == 4

@@ -6,7 +6,6 @@ with one clear message instead of failing every tile after its Lambda seconds we
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import uuid
@@ -21,6 +20,10 @@ from loaders.ard_io import split_s3_url
 #: S3's rules for bucket names (3-63 characters, lower case letters, digits, dots, hyphens).
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
+#: A URL's scheme, as in ``gs://bucket``: such a destination is no local folder.
+URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+S3_SCHEME = "s3://"
+
 #: Where the write check puts its probe, under the destination root; removed right after.
 PROBE_KEY = ".ttc-ard-write-check-{token}"
 
@@ -30,37 +33,86 @@ class DestinationError(ValueError):
 
 
 def destination_root(dest: str) -> str:
-    """``dest`` without trailing slashes, after checking its form.
+    """The folder or ``s3://bucket[/prefix]`` the outputs go under, from ``dest`` as written:
+    without trailing slashes, ``~`` expanded, after checking its form.
 
-    A local folder or ``s3://bucket[/prefix]``; no ``.`` or ``..`` component, so that no key
-    can land outside the root, and no empty component in an S3 prefix (S3 keys would then
-    differ from the paths Snakemake checks).
+    No ``.`` or ``..`` component, so that no key can land outside the root, no empty
+    component in an S3 prefix (S3 keys would then differ from the paths Snakemake checks),
+    and not the root of the file system.
     """
-    root = dest.rstrip("/")
-    scheme, separator, rest = root.partition("://")
-    if separator and scheme != "s3":
+    # Any case: 'S3:/bucket' is a mistyped S3 URL, not a local folder named 'S3:'.
+    if dest[:3].lower() == "s3:":
+        return s3_root(dest)
+    scheme = URL_SCHEME.match(dest)
+    if scheme:
         raise DestinationError(
-            f"dest = {dest!r}: the scheme {scheme}:// is not supported. Use a local folder "
+            f"dest = {dest!r}: the scheme {scheme[1]}:// is not supported. Use a local folder "
             "(--config dest=results/ard) or an S3 prefix (--config dest=s3://bucket/prefix)."
         )
-    parts = rest.split("/") if separator else root.split(os.sep)
-    if any(part in (".", "..") for part in parts):
+    return local_root(dest)
+
+
+def s3_root(dest: str) -> str:
+    """``dest``, which starts with ``s3:`` in some case, checked as ``s3://bucket[/prefix]``
+    and without trailing slashes."""
+    if not dest.startswith(S3_SCHEME):
         raise DestinationError(
-            f"dest = {dest!r} has a '.' or '..' component, so the files could land outside "
-            "the folder it names. Write the destination without them, e.g. an absolute path."
+            f"dest = {dest!r} is not a valid S3 destination: an S3 destination is written "
+            "s3://bucket/prefix, 's3' in lower case followed by '://' and the bucket name. "
+            "Write it that way, e.g. --config dest=s3://my-bucket/ard."
         )
-    if separator:
-        if not BUCKET_NAME.fullmatch(parts[0]) or ".." in parts[0]:
-            raise DestinationError(
-                f"dest = {dest!r}: {parts[0]!r} is not a valid S3 bucket name (3 to 63 lower "
-                "case letters, digits, dots and hyphens). Use --config dest=s3://bucket/prefix."
-            )
-        if "" in parts[1:]:
-            raise DestinationError(
-                f"dest = {dest!r} has an empty folder ('//') in its prefix; S3 would store "
-                "the keys differently from how the workflow checks them. Remove the extra '/'."
-            )
+    bucket, _, prefix = dest.removeprefix(S3_SCHEME).rstrip("/").partition("/")
+    if not bucket:
+        raise DestinationError(
+            f"dest = {dest!r} names no S3 bucket: the bucket name comes right after 's3://'. "
+            "Write it there, e.g. --config dest=s3://my-bucket/ard."
+        )
+    parts = prefix.split("/") if prefix else []
+    if any(part in (".", "..") for part in parts):
+        raise DestinationError(dot_components_message(dest))
+    if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        raise DestinationError(
+            f"dest = {dest!r}: {bucket!r} is not a valid S3 bucket name (3 to 63 lower "
+            "case letters, digits, dots and hyphens). Use --config dest=s3://bucket/prefix."
+        )
+    if "" in parts:
+        raise DestinationError(
+            f"dest = {dest!r} has an empty folder ('//') in its prefix; S3 would store "
+            "the keys differently from how the workflow checks them. Remove the extra '/'."
+        )
+    return "/".join([S3_SCHEME + bucket, *parts])
+
+
+def local_root(dest: str) -> str:
+    """The local folder ``dest`` names, ``~`` expanded, without trailing slashes."""
+    # Shells expand '~' only at the start of a word, so neither in --config dest=~/ard nor in
+    # a config file; whoever writes a path starting with '~' means a home folder, not a
+    # folder named '~' in the working directory.
+    root = os.path.expanduser(dest).rstrip(os.sep)
+    if root.startswith("~"):
+        user = dest.split(os.sep)[0]
+        raise DestinationError(
+            f"dest = {dest!r}: {user!r} names no user of this machine, so it cannot be "
+            "expanded to a home folder. Write the folder as an absolute path, e.g. "
+            "--config dest=/data/ttc/ard."
+        )
+    if not root:
+        raise DestinationError(
+            f"dest = {dest!r} is the root of the file system: the ARD files would be written "
+            "into its top folders (/2023/raw/...). Pick a folder of their own, e.g. "
+            "--config dest=/data/ttc/ard."
+        )
+    if any(part in (".", "..") for part in root.split(os.sep)):
+        raise DestinationError(dot_components_message(dest))
     return root
+
+
+def dot_components_message(dest: str) -> str:
+    """Why a destination with a '.' or '..' component is refused, and what to write instead."""
+    return (
+        f"dest = {dest!r} has a '.' or '..' component, so the files could land outside "
+        "the folder it names. Write the destination without them, e.g. an absolute path."
+    )
 
 
 def check_client(endpoint_url: str | None):
@@ -104,9 +156,13 @@ def check_writable(root: str, endpoint_url: str | None) -> None:
         client.put_object(Bucket=bucket, Key=key, Body=b"")
     except Exception as err:
         raise DestinationError(describe_s3_failure(root, endpoint_url, err, "write")) from None
-    # Allowed to write but not to delete: the empty probe stays, harmless.
-    with contextlib.suppress(botocore.exceptions.ClientError):
+    try:
         client.delete_object(Bucket=bucket, Key=key)
+    except Exception as err:
+        # A tile job removes its product's record before it replaces the files (see
+        # loaders.ard_io.write_tile): without s3:DeleteObject every job would be refused
+        # after its computation was paid.
+        raise DestinationError(describe_s3_failure(root, endpoint_url, err, "delete in")) from None
 
 
 def describe_s3_failure(root: str, endpoint_url: str | None, err: Exception, action: str) -> str:
@@ -134,7 +190,8 @@ def describe_s3_failure(root: str, endpoint_url: str | None, err: Exception, act
         if code in ("403", "AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId"):
             return (
                 f"Access denied to {action} the destination {root} on {where} ({code}). The "
-                f"credentials in use need s3:ListBucket and s3:PutObject on {bucket}; check "
+                f"credentials in use need s3:ListBucket, s3:PutObject and s3:DeleteObject on "
+                f"{bucket}; check "
                 "AWS_PROFILE or the role."
             )
         return f"S3 refused to {action} the destination {root} on {where}: {code} ({err})."

@@ -53,6 +53,8 @@ class Plan:
     products: tuple[ProductPlan, ...]
     price_per_gb_second: float
     budget_usd: float
+    run_log_warnings: tuple[str, ...] = ()
+    """About damaged lines skipped in the earlier runs' logs, one per log."""
 
     @property
     def cost_usd(self) -> float:
@@ -93,20 +95,60 @@ def estimate_cost(jobs: int, seconds: float, memory_mb: int, price_per_gb_second
     return jobs * seconds * (memory_mb / 1024) * price_per_gb_second
 
 
-def recorded_seconds(run_log_dir: Path, product: str, backend: str) -> list[float]:
-    """Execution times of the successful calls of ``product`` on ``backend`` in earlier runs."""
-    seconds = []
-    for log in sorted(run_log_dir.glob("*.jsonl")):
-        for line in log.read_text().splitlines():
-            record = json.loads(line)
-            if (
-                record.get("rule") == product
-                and record.get("backend") == backend
-                and record.get("status") == "success"
-                and "worker_exec_time" in record.get("stats", {})
-            ):
-                seconds.append(record["stats"]["worker_exec_time"])
-    return seconds
+@dataclass(frozen=True)
+class RunLog:
+    """One run log as read: its call attempts, in the order they settled, and how many of its
+    lines were skipped as damaged."""
+
+    path: Path
+    attempts: list[dict]
+    damaged_lines: int
+
+    def damage_warning(self) -> str | None:
+        """What a person should know of the skipped lines; None when there are none."""
+        if not self.damaged_lines:
+            return None
+        return (
+            f"Skipped {self.damaged_lines} damaged line(s) of the run log {self.path}: they "
+            "are not JSON records, as a run killed or a disk filled mid-write leaves them. The "
+            "log's other lines are used; delete the damaged ones (or the file) to silence this "
+            "warning."
+        )
+
+
+def read_run_log(path: Path) -> RunLog:
+    """The call attempts of the run log ``path``, one JSON object per line.
+
+    A damaged line (cut short by a killed run, not UTF-8, not an object) is counted and
+    skipped rather than raised: the plan and the reports are read from these logs, and one bad
+    line must not stop a run nor hide the other calls. Blank lines are no damage.
+    """
+    attempts, damaged = [], 0
+    for line in path.read_bytes().split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            attempt = json.loads(line.decode("utf-8"))
+        except ValueError:  # JSONDecodeError and UnicodeDecodeError alike
+            attempt = None
+        if isinstance(attempt, dict):
+            attempts.append(attempt)
+        else:
+            damaged += 1
+    return RunLog(path, attempts, damaged)
+
+
+def recorded_seconds(run_logs: list[RunLog], product: str, backend: str) -> list[float]:
+    """Execution times of the successful calls of ``product`` on ``backend`` in ``run_logs``."""
+    return [
+        attempt["stats"]["worker_exec_time"]
+        for log in run_logs
+        for attempt in log.attempts
+        if attempt.get("rule") == product
+        and attempt.get("backend") == backend
+        and attempt.get("status") == "success"
+        and "worker_exec_time" in attempt.get("stats", {})
+    ]
 
 
 def build_plan(
@@ -120,10 +162,11 @@ def build_plan(
     budget_usd: float,
 ) -> Plan:
     """The plan for the job counts ``stats`` (rule -> jobs) of Snakemake's RUN_INFO."""
+    earlier_runs = [read_run_log(path) for path in sorted(run_log_dir.glob("*.jsonl"))]
     planned = []
     for settings in products:
         jobs = stats.get(settings.product, 0)
-        history = recorded_seconds(run_log_dir, settings.product, settings.backend)
+        history = recorded_seconds(earlier_runs, settings.product, settings.backend)
         if history:
             seconds = statistics.median(history)
             source = f"median of {len(history)} earlier {settings.backend} call(s)"
@@ -142,7 +185,8 @@ def build_plan(
                 cost_usd=estimate_cost(jobs, seconds, settings.memory_mb, price_per_gb_second),
             )
         )
-    return Plan(tiles, request_summary, tuple(planned), price_per_gb_second, budget_usd)
+    warnings = tuple(filter(None, (log.damage_warning() for log in earlier_runs)))
+    return Plan(tiles, request_summary, tuple(planned), price_per_gb_second, budget_usd, warnings)
 
 
 class PlanLogHandler(logging.Handler):
@@ -162,6 +206,8 @@ class PlanLogHandler(logging.Handler):
             return
         try:
             self.plan = build_plan(record.stats, **self.plan_arguments)
+            for warning in self.plan.run_log_warnings:
+                print(warning, file=sys.stderr)
             print(self.plan.text(), file=sys.stderr, flush=True)
         except Exception:
             self.handleError(record)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from loaders.ard_io import replace_atomically  # noqa: E402
+from ttc_ard.plan import read_run_log  # noqa: E402
 from ttc_ard.request import CSV_COLUMNS  # noqa: E402
 
 #: Columns of the CSV summary: the job records without their nested parts.
@@ -32,13 +34,6 @@ STATUS_COLOURS = {
     "cancelled": "tab:purple",
 }
 FAILURES_LISTED = 20
-
-
-def read_attempts(run_log: Path) -> list[dict]:
-    """The call attempts of a run log, in the order they settled."""
-    if not run_log.exists():
-        return []
-    return [json.loads(line) for line in run_log.read_text().splitlines() if line]
 
 
 def calls_made(attempts: list[dict]) -> int:
@@ -253,7 +248,12 @@ def write_reports(
     estimate_usd: float | None = None,
 ) -> Path | None:
     """Write the run's reports and plots; returns the report folder, or None without calls."""
-    attempts = read_attempts(run_log)
+    if not run_log.exists():
+        return None
+    log = read_run_log(run_log)
+    if log.damaged_lines:
+        print(log.damage_warning(), file=sys.stderr)
+    attempts = log.attempts
     if not attempts:
         return None
     records = job_records(attempts)
