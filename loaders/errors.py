@@ -1,6 +1,7 @@
 """Errors a retry of the call would only repeat, as opposed to faults of the machine running it:
 the tile's data is unusable, or the destination refuses the tile's outputs."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -28,25 +29,112 @@ class DestinationWriteError(Exception):
     reason = "destination"
 
 
-#: Phrases of GDAL, S3 and HTTP errors saying a remote file is not there (rather than that it
-#: could not be fetched this time).
-_ABSENT = ("404", "No such file", "does not exist", "NoSuchKey", "Not Found")
+#: Phrases saying that a remote read failed on the way, so that another try may succeed. They
+#: win over the phrases below: a wrong ``bad_data`` would end a tile that a retry would produce.
+_IN_TRANSIT = (
+    # curl's own failures, as GDAL raises them: "CURL error: Failed to connect to 127.0.0.1 port
+    # 9 after 0 ms: Could not connect to server", "CURL error: Recv failure: Connection reset by
+    # peer", "CURL error: Operation timed out after 1003 milliseconds with 0 bytes received".
+    "CURL error",
+    # GDAL's /vsicurl/ (http and https URLs) on an error status of the opening request, after
+    # its own retries: "HTTP response code: 503 - ...".
+    "HTTP response code: 5",
+    "HTTP response code: 429",
+    # The message of S3's 503 SlowDown, which GDAL's /vsis3/ raises as it is.
+    "Please reduce your request rate",
+    # GDAL's /vsis3/ on an error whose body is not S3's XML (a proxy's or balancer's page):
+    # "Invalid AWS response: ...".
+    "Invalid AWS response",
+    # libtiff when a tile's bytes did not all arrive: "TIFFFillTile:Read error at row 768, col
+    # 768, tile 64; got 47712 bytes, expected 69303". Over HTTP and S3 this is all that is left of
+    # a tile read that failed (503, SlowDown, reset, timeout): GDAL only warns of the status.
+    "Read error at",
+    # libtiff on the same short read of a part of the tile index it loads when needed:
+    # "_TIFFPartialReadStripArray:Cannot read offset/size for strile around ~63".
+    "Cannot read offset/size",
+)
+
+#: Phrases of GDAL, S3 and HTTP errors saying a file is not there (rather than that it could
+#: not be fetched this time).
+_ABSENT = (
+    # GDAL's /vsicurl/ on a 404: "HTTP response code: 404".
+    "HTTP response code: 404",
+    # The file system's, and GDAL's for a path it cannot find: "No such file or directory".
+    "No such file",
+    # S3's messages, raised by GDAL's /vsis3/ as they are: "The specified key does not exist.",
+    # "The specified bucket does not exist"; GDAL's own "... does not exist in the file system".
+    "does not exist",
+    # boto3's code of a GetObject on an absent key (Sentinel-1 annotations).
+    "NoSuchKey",
+    # boto3's HeadObject and urllib on a 404: "... (404) ...: Not Found", "HTTP Error 404: Not
+    # Found".
+    "Not Found",
+)
+
+#: Phrases saying that a file's bytes arrived and do not decode: the file itself is bad.
+_UNDECODABLE = (
+    # libtiff's codecs on tile bytes that do not decompress: "ZIPDecode:Decoding error at
+    # scanline 768" (GDAL wraps it in "IReadBlock failed", which a failed request also gives).
+    "Decoding error",
+    # libtiff on an image directory it cannot read, e.g. in a file cut to its first 64 bytes:
+    # "TIFFReadDirectory:Failed to read directory at offset 192". A COG's directories lie in its
+    # first bytes, fetched by the request that opens the file, whose failure reads as itself.
+    "TIFFReadDirectory",
+)
+
+#: GDAL on a file whose first bytes are in no format it knows (random bytes, an HTML page):
+#: "'/vsis3/...' not recognized as being in a supported file format." Trusted over S3 only: over
+#: /vsicurl/, GDAL asks for the size with a HEAD first, and when the GET after a HEAD that
+#: succeeded fails (503, reset, timeout) it reads an empty file and says the same. (Its setting
+#: CPL_VSIL_CURL_USE_HEAD=NO would make that GET report its failure, but at the price of an
+#: aborted download, and a new connection, at every file opened.)
+_NOT_A_RASTER = "supported file format"
+
+
+def remote_read_fault(href: str, messages: Sequence[str]) -> str | None:
+    """The :class:`TileDataError` reason of a failed read of the remote file ``href``, from the
+    ``messages`` of the error and of the errors it was raised from: ``missing_data`` if the file
+    is not there, ``bad_data`` if its bytes arrived and do not decode, None if the read failed on
+    the way or the messages do not tell (a retry then costs a call, not the tile)."""
+    text = "\n".join(messages)
+    if any(phrase in text for phrase in _IN_TRANSIT):
+        return None
+    if any(phrase in text for phrase in _ABSENT):
+        return "missing_data"
+    undecodable = _UNDECODABLE + ((_NOT_A_RASTER,) if href.startswith("s3://") else ())
+    if any(phrase in text for phrase in undecodable):
+        return "bad_data"
+    return None
+
+
+def error_messages(err: BaseException) -> list[str]:
+    """The messages of ``err`` and of the errors it was raised from, outermost first: rasterio's
+    "Read failed. See previous exception for details." is raised from GDAL's own errors."""
+    messages: list[str] = []
+    seen: set[int] = set()
+    cause: BaseException | None = err
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        messages.append(str(cause))
+        cause = cause.__cause__
+    return messages
 
 
 def read_error(what: str, href: str, err: Exception) -> Exception:
     """What to raise when ``href`` (``what``, e.g. "DEM cell N06W002") could not be read.
 
     A :class:`TileDataError` when the data is the problem: ``missing_data`` if the file is not
-    there, ``bad_data`` if a local file is there but does not read. Otherwise ``err`` itself: a
-    timeout, a 503 or a dropped connection after GDAL's own retries is not the tile's fault,
-    and the executor retries the call.
+    there, ``bad_data`` if it is there but does not read (a local file that exists, a remote one
+    as :func:`remote_read_fault` tells). Otherwise ``err`` itself: a timeout, a 503 or a dropped
+    connection after GDAL's own retries is not the tile's fault, and the executor retries the
+    call. The message names the file and GDAL's first complaint, the last of the chain.
     """
-    if "://" not in href:
-        corrupt = Path(href).exists()
-        return TileDataError(
-            "bad_data" if corrupt else "missing_data",
-            f"{what} {'is corrupt' if corrupt else 'is missing'} at {href}: {err}",
-        )
-    if any(phrase in str(err) for phrase in _ABSENT):
-        return TileDataError("missing_data", f"{what} is missing at {href}: {err}")
-    return err
+    messages = error_messages(err)
+    if "://" in href:
+        reason = remote_read_fault(href, messages)
+    else:
+        reason = "bad_data" if Path(href).exists() else "missing_data"
+    if reason is None:
+        return err
+    state = "is corrupt" if reason == "bad_data" else "is missing"
+    return TileDataError(reason, f"{what} {state} at {href}: {messages[-1]}")
