@@ -21,6 +21,7 @@ include: "workflow/rules/report.smk"
 
 
 onstart:
+    check_executor()
     check_budget()
     check_destination()
 

@@ -43,6 +43,7 @@ def whole_loader(root: Path) -> dict:
     spec = {
         "tile": TILE.__dict__,
         "outputs": {"dem": str(root / "out/dem.hkl")},
+        "qa": str(root / "out/dem.json"),
         "dem_root": str(root / "copernicus-dem-30m"),
     }
     return loader_in_fresh_process("loaders.dem", spec)

@@ -54,6 +54,7 @@ def whole_loader(tile: Tile, out: Path) -> dict:
     spec = {
         "tile": tile.__dict__,
         "outputs": {"s1": str(out / "s1.hkl"), "s1_dates": str(out / "s1_dates.hkl")},
+        "qa": str(out / "s1.json"),
         "stac": {"path": str(ARCHIVE / "stac")},
         "dem_root": str(ARCHIVE / "copernicus-dem-30m"),
     }

@@ -80,6 +80,7 @@ def whole_loader(tile: Tile, out: Path) -> dict:
     spec = {
         "tile": tile.__dict__,
         "outputs": {name: str(out / f"{name}.hkl") for name in names},
+        "qa": str(out / "s2.json"),
         "stac": {"path": str(ARCHIVE / "stac")},
     }
     return loader_in_fresh_process("loaders.s2", spec)

@@ -1,8 +1,10 @@
 """Fixtures shared by the test modules."""
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from file_systems import filled_tmpfs
 from s3_server import S3Server
 
 pytest_plugins = ["outside_reads"]
@@ -20,3 +22,12 @@ def s3_server():
     server = S3Server()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def full_disk(tmp_path) -> Iterator[Path]:
+    """A destination folder with no space left (see file_systems.filled_tmpfs)."""
+    folder = tmp_path / "full_disk"
+    folder.mkdir()
+    with filled_tmpfs(folder):
+        yield folder

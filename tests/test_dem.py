@@ -9,6 +9,7 @@ import pytest
 from synthetic_dem import PLANE_SLOPE, cells_for, plane
 
 from loaders import dem
+from loaders.ard_io import file_digest
 from loaders.copdem import cell_columns, cell_id
 from loaders.errors import TileDataError
 from loaders.tiles import tile_bbox
@@ -124,6 +125,8 @@ def test_run_writes_the_contract_file_and_its_qa_record_atomically(tmp_path):
     assert np.isfinite(slope).all()
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
     qa = json.loads(qa_path.read_text())
+    # The record vouches for the file, and holds the statistics the call returned.
+    assert qa.pop("files") == {"dem": file_digest(str(out))}
     assert qa == result["qa"]
     assert qa["grid"]["shape"] == [600, 600] and qa["grid"]["crs"] == "EPSG:4326"
     assert qa["grid"]["transform"][2] == pytest.approx(tile["lon"] - 1 / 36)

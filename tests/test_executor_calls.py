@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import threading
+from pathlib import Path
 from types import SimpleNamespace
 
 import hickle
@@ -25,7 +26,7 @@ TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6
 
 
 def dem_job(jobid: int, tmp_path, dem_root, retries: int, output=None) -> SimpleNamespace:
-    output = output or tmp_path / f"out{jobid}" / "dem.hkl"
+    output = Path(output or tmp_path / f"out{jobid}" / "dem.hkl")
     return SimpleNamespace(
         jobid=jobid,
         name="dem",
@@ -33,7 +34,12 @@ def dem_job(jobid: int, tmp_path, dem_root, retries: int, output=None) -> Simple
         output=[str(output)],
         log=[str(tmp_path / f"job{jobid}.log")],
         params=SimpleNamespace(
-            loader={"product": "dem", "tile": TILE, "outputs": {"dem": str(output)}}
+            loader={
+                "product": "dem",
+                "tile": TILE,
+                "outputs": {"dem": str(output)},
+                "qa": str(output.with_suffix(".json")),
+            }
             | ({"dem_root": str(dem_root)} if dem_root else {}),
             lithops={
                 "region": "eu-central-1",

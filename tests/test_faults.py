@@ -1,7 +1,6 @@
 """Faults a run must survive: Snakemake killed, a worker killed while writing, two runs at
 once, a forced re-run. Each through the real workflow and Lithops localhost."""
 
-import errno
 import os
 import re
 import signal
@@ -13,15 +12,20 @@ from pathlib import Path
 import hickle
 import psutil
 import pytest
-from workflow_runner import Workflow, call_attempts, dem_file, wait_for_line, write_request
+from workflow_runner import (
+    MANY_TILES,
+    Workflow,
+    call_attempts,
+    dem_file,
+    wait_for_line,
+    write_request,
+)
 
 pytestmark = pytest.mark.workflow
 
 #: Nine DEM tiles: enough calls that a kill lands with some finished and some not.
 TILES = [f"{x}X{y}Y" for x in range(1654, 1657) for y in range(1082, 1085)]
 S2_TILE = "1655X1083Y"
-#: Twenty-five DEM tiles: a run that lasts long enough for a second one to start beside it.
-MANY_TILES = [f"{x}X{y}Y" for x in range(1654, 1659) for y in range(1082, 1087)]
 
 
 def started_tiles(log: str, rule: str = "dem") -> dict[str, str]:
@@ -83,27 +87,6 @@ def start_s2_run(tmp_path: Path, demo_archive: Path) -> subprocess.Popen:
     workflow = Workflow(tmp_path, demo_archive, request)
     workflow.run("--until", "demo_scenes", products="[s2]")
     return workflow.start(products="[s2]", log=tmp_path / "snakemake.log")
-
-
-@pytest.fixture
-def full_disk(tmp_path):
-    """A destination folder on a file system of its own with no space left: a small tmpfs
-    filled by the file ``filler`` (removing it frees the space)."""
-    folder = tmp_path / "full_disk"
-    folder.mkdir()
-    mount = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", folder], capture_output=True, text=True
-    )
-    assert mount.returncode == 0, f"a full disk is made by mounting a tmpfs (as root): {mount}"
-    try:
-        with open(folder / "filler", "wb") as filler:
-            while True:
-                filler.write(bytes(2**20))
-                filler.flush()
-    except OSError as err:
-        assert err.errno == errno.ENOSPC
-    yield folder
-    subprocess.run(["umount", folder], check=True)
 
 
 @pytest.fixture(scope="module")

@@ -2,16 +2,24 @@
 through the same code a run against AWS takes, only with ``s3_endpoint_url`` set."""
 
 import contextlib
+import logging
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import botocore.exceptions
 import hickle
 import numpy as np
 import pytest
 from lithops.constants import LITHOPS_TEMP_DIR
 from s3_server import CREDENTIALS
+from snakemake_storage_plugin_s3 import StorageProvider as UpstreamS3Provider
+from snakemake_storage_plugin_s3 import StorageProviderSettings as UpstreamS3Settings
 from workflow_runner import (
     Workflow,
     call_attempts,
@@ -21,8 +29,9 @@ from workflow_runner import (
     write_request,
 )
 
-from loaders.ard_io import write_hkl
+from loaders.ard_io import hkl_writer, s3_client, write_file
 from loaders.errors import DestinationWriteError
+from snakemake_executor_plugin_lithops import remove_job_leftovers
 from ttc_ard.keys import QA_KEY, ard_keys
 
 pytestmark = pytest.mark.workflow
@@ -189,20 +198,83 @@ def test_a_forced_rerun_replaces_the_objects_with_the_same_payloads(s3_run, tmp_
     assert set(after) == set(before)
 
 
+def test_a_product_refused_while_its_files_are_put_in_place_is_redone(
+    s3_run, s3_server, local_dest, tmp_path
+):
+    workflow, _, client, _ = s3_run
+    before = objects(client, BUCKET)
+    # The workers may write anything but the cloud files: S2 jobs upload their bands, then
+    # are refused, after they had removed the product's record.
+    no_clouds = {
+        "Effect": "Deny",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{BUCKET}/{PREFIX}/*/clouds/*",
+    }
+    everything = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    restricted = s3_workflow(
+        workflow.workdir, Path(workflow.config["demo_archive"]), TILES, s3_server, BUCKET
+    )
+    restricted.env |= s3_server.iam_user("ttc-ard-no-clouds", [everything, no_clouds])
+    with s3_server.enforcing_policies():
+        refused = restricted.run("--forcerun", "s2", check=False)
+    assert refused.returncode != 0 and "S3 answered AccessDenied" in refused.stderr
+
+    # A tile whose job was refused has lost its record, not only its cloud files' update: the
+    # next plain run plans it again, and redoes it.
+    left = objects(client, BUCKET)
+    redone = [key for key in qa_keys(products=["s2"]) if f"{PREFIX}/{key}" not in left]
+    assert redone
+    plan = workflow.run("-n")
+    assert re.search(rf"^\s+s2\s+{len(redone)}\s", plan.stdout + plan.stderr, re.MULTILINE)
+    rerun = workflow.run()
+    assert jobs_run(rerun.stdout + rerun.stderr, "s2") == len(redone)
+    assert {key: entry["ETag"] for key, entry in objects(client, BUCKET).items()} == {
+        key: entry["ETag"] for key, entry in before.items()
+    }
+
+
 def test_removing_every_output_keeps_the_bucket(tmp_path, demo_archive, s3_server):
     client = s3_server.client()
     client.create_bucket(Bucket="ttc-ard-remove")
     workflow = s3_workflow(tmp_path, demo_archive, TILES[:1], s3_server, "ttc-ard-remove")
     workflow.run(products="[dem]")
     outputs = {f"{PREFIX}/{key}" for key in contract_keys(TILES[:1], ["dem"])}
-    assert outputs <= set(objects(client, "ttc-ard-remove"))
+    outputs |= {f"{PREFIX}/{key}" for key in qa_keys(TILES[:1], ["dem"])}
+    # The outputs (the DEM and its record) are all the bucket holds: removing them empties it.
+    assert set(objects(client, "ttc-ard-remove")) == outputs
+    twin = copy_bucket(client, "ttc-ard-remove", "ttc-ard-remove-upstream")
 
     workflow.run("--delete-all-output", products="[dem]")
 
-    # Snakemake removed the outputs one by one through the storage plugin; the upstream plugin
-    # would also have deleted the bucket once it was empty.
-    assert not outputs & set(objects(client, "ttc-ard-remove"))
+    # Snakemake removed the outputs one by one through the storage plugin, and the bucket,
+    # empty now, is still there.
+    assert objects(client, "ttc-ard-remove") == {}
     client.head_bucket(Bucket="ttc-ard-remove")
+    # Snakemake's own S3 plugin, removing the same objects, deletes the emptied bucket.
+    upstream = upstream_s3_provider(s3_server, tmp_path)
+    for key in outputs:
+        upstream.object(f"s3://{twin}/{key}").remove()
+    assert twin not in {bucket["Name"] for bucket in client.list_buckets()["Buckets"]}
+
+
+def copy_bucket(client, bucket: str, twin: str) -> str:
+    """A new bucket ``twin`` holding copies of ``bucket``'s objects."""
+    client.create_bucket(Bucket=twin)
+    for key in objects(client, bucket):
+        client.copy_object(Bucket=twin, Key=key, CopySource={"Bucket": bucket, "Key": key})
+    return twin
+
+
+def upstream_s3_provider(s3_server, tmp_path: Path) -> UpstreamS3Provider:
+    """Snakemake's S3 storage plugin (snakemake-storage-plugin-s3), on the local S3 server."""
+    settings = UpstreamS3Settings(
+        endpoint_url=s3_server.endpoint_url,
+        access_key=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        secret_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    )
+    return UpstreamS3Provider(
+        local_prefix=tmp_path / "upstream", logger=logging.getLogger(__name__), settings=settings
+    )
 
 
 def test_a_missing_bucket_stops_before_anything_is_written(tmp_path, demo_archive, s3_server):
@@ -252,9 +324,27 @@ def test_credentials_that_may_not_write_stop_the_run_before_any_job(
         result = workflow.run(check=False)
     assert result.returncode != 0
     assert f"Access denied to write the destination s3://{bucket}/{PREFIX}" in result.stderr
-    assert f"s3:PutObject on {bucket}" in result.stderr
+    assert f"s3:PutObject and s3:DeleteObject on {bucket}" in result.stderr
     assert not jobs_run(result.stdout + result.stderr, "dem")
     assert not objects(s3_server.client(), bucket)
+
+
+def test_credentials_that_may_not_delete_stop_the_run_before_any_job(
+    tmp_path, demo_archive, s3_server
+):
+    # A tile job removes its product's record before replacing the files: without
+    # s3:DeleteObject every job would compute its tile and then be refused.
+    bucket = "ttc-ard-no-delete"
+    s3_server.client().create_bucket(Bucket=bucket)
+    put = {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*"}
+    workflow = s3_workflow(tmp_path, demo_archive, TILES, s3_server, bucket)
+    workflow.env |= s3_server.iam_user("ttc-ard-no-delete", bucket_readable(bucket) + [put])
+    with s3_server.enforcing_policies():
+        result = workflow.run(check=False)
+    assert result.returncode != 0
+    assert f"Access denied to delete in the destination s3://{bucket}/{PREFIX}" in result.stderr
+    assert "s3:DeleteObject" in result.stderr
+    assert not jobs_run(result.stdout + result.stderr, "dem")
 
 
 def test_workers_that_s3_refuses_fail_their_tile_and_no_further_call_starts(
@@ -281,7 +371,7 @@ def test_workers_that_s3_refuses_fail_their_tile_and_no_further_call_starts(
         (0, "destination"),
     ]
     assert "S3 answered AccessDenied" in attempts[0]["error"]
-    assert f"s3:PutObject on an existing bucket {bucket}" in result.stderr
+    assert f"s3:PutObject and s3:DeleteObject on an existing bucket {bucket}" in result.stderr
     assert not objects(s3_server.client(), bucket)
 
 
@@ -307,4 +397,90 @@ def test_a_worker_writing_into_a_bucket_that_is_gone_says_so(s3_server, monkeypa
     for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(DestinationWriteError, match="NoSuchBucket.*existing bucket ttc-ard-gone"):
-        write_hkl(np.zeros((2, 2)), "s3://ttc-ard-gone/ard/x.hkl", s3_server.endpoint_url)
+        write_file(
+            "s3://ttc-ard-gone/ard/x.hkl", hkl_writer(np.zeros((2, 2))), s3_server.endpoint_url
+        )
+
+
+BIG_UPLOAD = 9 * 2**20  # over boto3's 8 MB multipart threshold: uploaded in two parts
+
+
+def big_array() -> np.ndarray:
+    """Noise that gzip cannot shrink below BIG_UPLOAD: an S2 tile of real size."""
+    return np.random.default_rng(0).integers(0, 2**16, BIG_UPLOAD // 2 + 4096, dtype=np.uint16)
+
+
+def test_an_upload_that_fails_partway_leaves_no_unfinished_upload(s3_server, monkeypatch):
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    client = s3_server.client()
+    client.create_bucket(Bucket="ttc-ard-multipart")
+    url = "s3://ttc-ard-multipart/ard/s2_10/x.hkl"
+
+    def connection_drops_on_the_second_part(request, **_):
+        if "partNumber=2" in request.url:
+            raise botocore.exceptions.ConnectionClosedError(endpoint_url=request.url)
+
+    events = s3_client(s3_server.endpoint_url).meta.events
+    events.register("before-send.s3.UploadPart", connection_drops_on_the_second_part)
+    try:
+        with pytest.raises(Exception) as failure:
+            write_file(url, hkl_writer(big_array()), s3_server.endpoint_url)
+    finally:
+        events.unregister("before-send.s3.UploadPart", connection_drops_on_the_second_part)
+
+    # A transient fault, retried by the executor, not a refusal; the upload was aborted.
+    assert not isinstance(failure.value, DestinationWriteError)
+    assert not client.list_multipart_uploads(Bucket="ttc-ard-multipart").get("Uploads")
+    assert not objects(client, "ttc-ard-multipart")
+
+
+#: A writer that uploads a big file and hangs before its second part, until it is killed.
+HANGING_WRITER = """
+import sys, time
+import numpy as np
+from loaders.ard_io import hkl_writer, s3_client, write_file
+url, endpoint, size = sys.argv[1:]
+hang = lambda request, **_: time.sleep(600) if "partNumber=2" in request.url else None
+s3_client(endpoint).meta.events.register("before-send.s3.UploadPart", hang)
+array = np.random.default_rng(0).integers(0, 2**16, int(size), dtype=np.uint16)
+write_file(url, hkl_writer(array), endpoint)
+"""
+
+
+def test_an_upload_killed_partway_is_aborted_before_its_job_is_retried(s3_server):
+    client = s3_server.client()
+    client.create_bucket(Bucket="ttc-ard-killed")
+    url = "s3://ttc-ard-killed/ard/s2_10/x.hkl"
+    size = str(big_array().size)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", HANGING_WRITER, url, s3_server.endpoint_url, size],
+        env=os.environ | CREDENTIALS,
+    )
+    deadline = time.monotonic() + 60
+    while not (uploads := client.list_multipart_uploads(Bucket="ttc-ard-killed").get("Uploads")):
+        assert time.monotonic() < deadline and writer.poll() is None, "the upload never started"
+        time.sleep(0.2)
+    parts = lambda: client.list_parts(  # noqa: E731
+        Bucket="ttc-ard-killed", Key=uploads[0]["Key"], UploadId=uploads[0]["UploadId"]
+    ).get("Parts", [])
+    while not parts():
+        assert time.monotonic() < deadline, "the first part never arrived"
+        time.sleep(0.2)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    # Killed: its parts stay on S3, billed, until someone aborts the upload.
+    assert client.list_multipart_uploads(Bucket="ttc-ard-killed").get("Uploads")
+
+    # What the executor does with a failed call's outputs before the retry.
+    remove_job_leftovers(failed_call({"s2_10": url}, s3_server.endpoint_url))
+
+    assert not client.list_multipart_uploads(Bucket="ttc-ard-killed").get("Uploads")
+    assert not objects(client, "ttc-ard-killed")
+
+
+def failed_call(outputs: dict[str, str], endpoint_url: str) -> SimpleNamespace:
+    """The executor's view of a failed call writing ``outputs`` (the parts it reads)."""
+    spec = {"outputs": outputs, "qa": outputs[next(iter(outputs))] + ".json"}
+    spec["s3_endpoint_url"] = endpoint_url
+    return SimpleNamespace(job=SimpleNamespace(params=SimpleNamespace(loader=spec)))

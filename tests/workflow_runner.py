@@ -13,6 +13,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+#: Twenty-five DEM tiles of the shipped tile table: a run long enough for a second one to start
+#: beside it, or for a refusal to come back while most of its calls wait in Lithops' queue.
+MANY_TILES = [f"{x}X{y}Y" for x in range(1654, 1659) for y in range(1082, 1087)]
 
 
 def write_request(path: Path, tiles_by_year: dict[str, list[str]]) -> Path:

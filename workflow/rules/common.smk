@@ -17,7 +17,7 @@ from ttc_ard.destination import (
     check_writable,
     destination_root,
 )
-from ttc_ard.keys import QA_KEY, ard_keys, key_patterns
+from ttc_ard.keys import ard_keys, key_patterns, record_keys, record_pattern
 from ttc_ard.plan import PlanLogHandler, ProductSettings, usd
 from ttc_ard.request import RequestError, check_years, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
@@ -114,6 +114,33 @@ wildcard_constraints:
     collection="sentinel-1-grd|sentinel-2-l2a",
 
 
+#: Executors that leave a tile's existing outputs alone before its job: lithops (Snakemake
+#: removes nothing before a remote job) and touch (which only marks outputs as up to date).
+#: Snakemake's local executor deletes them, so a failed forced re-run would lose correct files.
+SAFE_EXECUTORS = ("lithops", "touch")
+
+
+def check_executor():
+    """Stop a real run whose tile jobs could delete correct outputs, before any job starts."""
+    executor = workflow.executor_plugin.name
+    if executor not in SAFE_EXECUTORS:
+        raise WorkflowError(
+            f"The {executor} executor cannot run this workflow: it deletes a tile's existing "
+            "outputs before the tile's job runs, so a forced re-run that fails would lose "
+            "correct files. Run with the lithops executor, which runs the tile jobs on this "
+            "machine through Lithops' localhost backend unless the config says otherwise: "
+            "drop --executor (the default profile selects lithops) or pass --executor lithops."
+        )
+    if not workflow.execution_settings.keep_incomplete:
+        raise WorkflowError(
+            "Snakemake was started without --keep-incomplete, so it would delete the outputs "
+            "of a failed tile job, which for a forced re-run are the previous, correct files "
+            "(each output is written whole; a product whose record is missing is redone "
+            "anyway). Run with --keep-incomplete: profiles/default sets it, so keep it in a "
+            "profile of your own and do not pass --workflow-profile none without it."
+        )
+
+
 def check_budget():
     """Stop a real run whose estimated cost exceeds the budget, before any job starts."""
     if PLAN.plan is None:
@@ -150,11 +177,13 @@ def destination_path(key):
 
 
 def get_ard_targets():
-    """Every ARD file of every requested tile."""
+    """Every ARD file of every requested tile, and the record of each of its products (written
+    last: a product whose record is missing is not done, whatever files it has)."""
     return [
         in_destination(key)
         for year, x_tile, y_tile in TILE_CENTRES
-        for key in ard_keys(year, x_tile, y_tile, config["products"])
+        for keys in (ard_keys, record_keys)
+        for key in keys(year, x_tile, y_tile, config["products"])
     ]
 
 
@@ -164,10 +193,10 @@ def get_final_output():
 
 
 def ard_outputs(product):
-    """Named output patterns of a product's rule, under the destination root."""
-    return {
-        name: in_destination(pattern) for name, pattern in key_patterns(product).items()
-    }
+    """Named output patterns of a product's rule, under the destination root: the contract
+    files and the product's record (``qa``)."""
+    patterns = key_patterns(product) | {"qa": record_pattern(product)}
+    return {name: in_destination(pattern) for name, pattern in patterns.items()}
 
 
 def tile_of(wildcards):
@@ -192,7 +221,7 @@ def loader_spec(product, wildcards):
             name: destination_path(pattern.format(**wildcards))
             for name, pattern in key_patterns(product).items()
         },
-        "qa": destination_path(QA_KEY.format(product=product, **wildcards)),
+        "qa": destination_path(record_pattern(product).format(**wildcards)),
     }
     if DEST_ON_S3 and config["s3_endpoint_url"]:
         spec["s3_endpoint_url"] = config["s3_endpoint_url"]

@@ -5,12 +5,14 @@ A rule opts in with two params: ``loader`` (the JSON-able job spec handed to
 config file -, ``memory_mb`` and ``retries``). Workers write their outputs themselves; the
 executor reports each call's outcome to Snakemake, retries calls that failed for reasons other
 than the tile's data or a destination refusing the outputs, and appends every attempt to a
-JSON-lines run log. Once the destination has refused an output, it starts no further calls.
+JSON-lines run log. Once the destination has refused an output, it starts and retries no
+further call: the calls Lithops has queued but not started are dropped.
 """
 
 import json
 import logging
 import os
+import queue
 import re
 import sys
 import threading
@@ -33,7 +35,7 @@ from snakemake_interface_executor_plugins.executors.remote import RemoteExecutor
 from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
 
-from loaders.ard_io import remove_partials
+from loaders.ard_io import abort_unfinished_uploads, remove_partials
 from loaders.errors import DestinationWriteError, TileDataError
 from loaders.jobs import run_job
 from ttc_ard.reports import write_reports
@@ -115,37 +117,51 @@ class Executor(RemoteExecutor):
         self.run_jobs([job])
 
     def run_jobs(self, jobs: list[JobExecutorInterface]):
-        if self.destination_refusal is not None:
-            for job in jobs:
-                self.hold_back(job)
-            return
         batches = defaultdict(list)
         for job in jobs:
             options = lithops_options(job)
             batches[(options["config"], options["region"], options["memory_mb"])].append(job)
         for (config_file, region, memory_mb), batch in batches.items():
             fexec = self.function_executor(config_file, region)
-            for job in batch:
-                self.run_job_pre(job)
-            try:
-                with self.lithops_lock:
-                    futures = fexec.map(
-                        run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
-                    )
-            except Exception as err:
-                raise WorkflowError(
-                    f"Lithops refused to submit {len(batch)} call(s) to region {region} "
-                    f"({config_file}): {err}. Nothing of this batch was started; check the "
-                    "Lithops config and, for AWS, the runtime and credentials, then run again."
-                ) from err
-            for job, future in zip(batch, futures, strict=True):
-                info = SubmittedJobInfo(
-                    job,
-                    external_jobid=call_name(future),
-                    aux={"future": future, "fexec": fexec, "attempt": 1},
-                )
-                self.unsettled[job.jobid] = info
-                self.report_job_submission(info)
+            # Under the lock from the refusal check to the calls' registration: the status
+            # thread, dropping the unstarted calls under it too, then sees every call
+            # submitted before the refusal, and no call starts after it.
+            with self.lithops_lock:
+                if self.destination_refusal is not None:
+                    for job in batch:
+                        self.hold_back(job)
+                    continue
+                for job in batch:
+                    self.run_job_pre(job)
+                self.submit(fexec, batch, config_file, region, memory_mb)
+
+    def submit(
+        self,
+        fexec: lithops.FunctionExecutor,
+        batch: list[JobExecutorInterface],
+        config_file: str,
+        region: str,
+        memory_mb: int,
+    ):
+        """Start ``batch`` as one Lithops map and register its calls."""
+        try:
+            futures = fexec.map(
+                run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
+            )
+        except Exception as err:
+            raise WorkflowError(
+                f"Lithops refused to submit {len(batch)} call(s) to region {region} "
+                f"({config_file}): {err}. Nothing of this batch was started; check the "
+                "Lithops config and, for AWS, the runtime and credentials, then run again."
+            ) from err
+        for job, future in zip(batch, futures, strict=True):
+            info = SubmittedJobInfo(
+                job,
+                external_jobid=call_name(future),
+                aux={"future": future, "fexec": fexec, "attempt": 1},
+            )
+            self.unsettled[job.jobid] = info
+            self.report_job_submission(info)
 
     async def check_active_jobs(
         self, active_jobs: list[SubmittedJobInfo]
@@ -177,6 +193,10 @@ class Executor(RemoteExecutor):
             if self.cancelling:
                 # The calls are being killed on purpose: no outcome to report, nothing to retry.
                 return
+            if info.job.jobid not in self.unsettled:
+                # Dropped by cancel_unstarted_calls, and already reported as failed (perhaps
+                # after this check had passed it on as still running): no longer active.
+                continue
             future = info.aux["future"]
             if future.done or future.ready:
                 result, error = call_outcome(future)
@@ -185,14 +205,19 @@ class Executor(RemoteExecutor):
             else:
                 yield info
                 continue
-            if isinstance(error, DestinationWriteError):
+            first_refusal = (
+                isinstance(error, DestinationWriteError) and self.destination_refusal is None
+            )
+            if first_refusal:
                 self.destination_refusal = error
+            # After a refusal no call is retried: its outputs would be refused too.
             retry = error is not None and not isinstance(error, NOT_RETRIED)
+            retry = retry and self.destination_refusal is None
             retry = retry and info.aux["attempt"] <= lithops_options(info.job)["retries"]
             self.log_attempt(info, result, error, final=not retry)
             if error is not None:
                 # The call is over, its worker gone (a killed one may have left temporary files).
-                remove_job_partials(info)
+                remove_job_leftovers(info)
             if not retry:
                 self.unsettled.pop(info.job.jobid, None)
             if error is None:
@@ -206,11 +231,32 @@ class Executor(RemoteExecutor):
                 message = describe_error(error, info.aux["attempt"])
                 write_job_log(info, message, traceback_tail(error))
                 self.report_job_error(info, msg=message)
+            if first_refusal:
+                self.cancel_unstarted_calls()
+
+    def cancel_unstarted_calls(self):
+        """Drop the calls that Lithops has queued but not started, and fail their jobs as not
+        started. The running calls are let finish: their cost is mostly spent already, they
+        report their own seconds, and a Lambda call cannot be recalled anyway."""
+        with self.lithops_lock:
+            dropped = {
+                call for fexec in self.function_executors.values() for call in drop_queued(fexec)
+            }
+        for info in list(self.unsettled.values()):
+            future = info.aux["future"]
+            if (future.job_key, future.call_id) in dropped:
+                self.unsettled.pop(info.job.jobid)
+                self.fail_unstarted(info)
 
     def hold_back(self, job: JobExecutorInterface):
         """Fail ``job`` without starting a call: the destination refused an earlier output."""
         self.run_job_pre(job)
-        info = SubmittedJobInfo(job, aux={"attempt": 0})
+        self.fail_unstarted(SubmittedJobInfo(job, aux={"attempt": 0}))
+
+    def fail_unstarted(self, info: SubmittedJobInfo):
+        """Fail the job of ``info`` as attempt 0, no call run (held back, or dropped from
+        Lithops' queue): the destination refused an earlier job's output."""
+        info.aux["attempt"] = 0
         error = DestinationWriteError(
             "Not started, the destination refused an earlier job's output and would refuse "
             f"this job's too: {self.destination_refusal}"
@@ -236,7 +282,7 @@ class Executor(RemoteExecutor):
         # The killed localhost workers may have left temporary files beside their outputs;
         # nothing of this run writes them any more, and Snakemake's lock keeps other runs out.
         for info in unsettled:
-            remove_job_partials(info)
+            remove_job_leftovers(info)
 
     def shutdown(self):
         super().shutdown()
@@ -327,13 +373,22 @@ class Executor(RemoteExecutor):
             log.write(json.dumps(record, sort_keys=True) + "\n")
 
 
-def remove_job_partials(info: SubmittedJobInfo) -> None:
-    """Delete the temporary files a killed worker left beside the job's local outputs (an S3
-    upload leaves nothing behind: the object appears whole or not at all)."""
+def remove_job_leftovers(info: SubmittedJobInfo) -> None:
+    """Delete what a failed or killed worker may have left of the job's outputs: temporary
+    files beside local outputs, unfinished multipart uploads of S3 ones (a killed upload
+    cannot abort its own, and S3 bills its parts until someone does)."""
     spec = info.job.params.loader
-    for output in [*spec["outputs"].values(), spec.get("qa", "")]:
-        if output and "://" not in output:
+    for output in [*spec["outputs"].values(), spec["qa"]]:
+        if "://" not in output:
             remove_partials(output)
+            continue
+        try:
+            abort_unfinished_uploads(output, spec.get("s3_endpoint_url"))
+        except Exception as err:
+            # Not worth failing the run over: a bucket lifecycle rule ends them (see README).
+            logging.getLogger(__name__).warning(
+                f"Could not abort unfinished uploads of {output}: {err}"
+            )
 
 
 def lithops_options(job: JobExecutorInterface) -> dict:
@@ -417,6 +472,30 @@ def call_lost(info: SubmittedJobInfo, now: float) -> bool:
         return False
     since = info.aux.setdefault("unreported_since", now)
     return now - since > LOST_CALL_GRACE_SECONDS
+
+
+def drop_queued(fexec: lithops.FunctionExecutor) -> set[tuple[str, str]]:
+    """Take the calls that ``fexec``'s localhost workers have not started out of their queue;
+    their (job key, call id). None for Lambda: Lithops invokes up to ``max_workers`` calls of
+    a map at once (more than Snakemake's ``jobs`` ever submits), and cannot recall them.
+
+    Lithops' own ``compute_handler.clear(job_keys)`` drops the same tasks but does not say
+    which, and waits for the running calls to end (it joins the worker threads).
+    """
+    if fexec.backend != "localhost":
+        return set()
+    env = fexec.compute_handler.env
+    dropped = set()
+    while True:
+        try:
+            task = json.loads(env.work_queue.get(block=False))
+        except queue.Empty:
+            return dropped
+        dropped.add((task["job_key"], task["call_ids"][0]))
+        # Counted down as the worker thread does after each task: the job's latch then opens
+        # when its running calls end, which ends Lithops' job manager thread (it would keep
+        # the process alive) and lets call_lost notice a running call that dies.
+        env.jobs[task["job_key"]].unlock()
 
 
 def call_outcome(future) -> tuple[object, BaseException | None]:

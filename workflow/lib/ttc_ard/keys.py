@@ -29,8 +29,15 @@ def key_patterns(product: str) -> dict[str, str]:
     return {name: f"{TILE_BASE}/{key}" for name, key in ARD_FILES[product].items()}
 
 
-#: The data-quality record a loader writes beside a tile's outputs (not a contract file).
+#: The record a loader writes beside a tile's outputs of one product (not a contract file): its
+#: data-quality figures and each output's SHA-256. It is written after the outputs and removed
+#: before they are replaced, so a product whose record exists is complete and of one computation.
 QA_KEY = TILE_BASE + "/qa/{product}_{x_tile}X{y_tile}Y.json"
+
+
+def record_pattern(product: str) -> str:
+    """The key pattern of ``product``'s record, with the tile placeholders of :data:`QA_KEY`."""
+    return QA_KEY.replace("{product}", product)
 
 
 def ard_keys(year: int, x_tile: int, y_tile: int, products: list[str]) -> list[str]:
@@ -40,4 +47,12 @@ def ard_keys(year: int, x_tile: int, y_tile: int, products: list[str]) -> list[s
         pattern.format(year=year, x_tile=x_tile, y_tile=y_tile)
         for product in products
         for pattern in key_patterns(product).values()
+    ]
+
+
+def record_keys(year: int, x_tile: int, y_tile: int, products: list[str]) -> list[str]:
+    """The record key of each product of one tile (see :data:`QA_KEY`)."""
+    return [
+        record_pattern(product).format(year=year, x_tile=x_tile, y_tile=y_tile)
+        for product in products
     ]
