@@ -122,6 +122,18 @@ def test_reports_are_written_per_run_and_never_overwritten(tmp_path):
         assert matplotlib.image.imread(png).ndim == 3
 
 
+def test_a_damaged_line_in_the_run_log_is_skipped_with_a_warning(tmp_path, capsys):
+    # A killed run leaves its last line cut short; the executor's reports still come out.
+    log = tmp_path / "run.jsonl"
+    good = [json.dumps(a) for a in ATTEMPTS]
+    log.write_bytes("\n".join([*good, good[0][:40]]).encode() + b"\n\xff\xfe\n")
+
+    folder = write_reports(log, "run-1", tmp_path / "reports", tmp_path / "plots", PRICE)
+
+    assert len(json.loads((folder / "jobs.json").read_text())) == 5
+    assert f"Skipped 2 damaged line(s) of the run log {log}" in capsys.readouterr().err
+
+
 def test_a_run_without_calls_writes_no_report(tmp_path):
     assert write_reports(tmp_path / "absent.jsonl", "r", tmp_path, tmp_path, PRICE) is None
     assert list(tmp_path.iterdir()) == []
