@@ -361,6 +361,8 @@ class Executor(RemoteExecutor):
             "call": info.external_jobid,
             "attempt": info.aux["attempt"],
             "final": final,
+            # When this executor learned the outcome (epoch seconds, like Lithops' timestamps).
+            "settled": round(time.time(), 3),
             "status": call_status(error),
             "reason": getattr(error, "reason", None),
             "error": None if error is None else f"{type(error).__name__}: {error}",
