@@ -63,12 +63,18 @@ def replace_atomically(dest: str | os.PathLike, write: Callable[[str], object]) 
 
 
 def write_beside(dest: str | os.PathLike, write: Callable[[str], object]) -> str:
-    """``write(tmp)`` a readable file at a temporary path next to ``dest``; that path.
-
-    On failure the temporary file is removed and the error raised."""
+    """``write(tmp)`` a file at a temporary path next to ``dest``; that path."""
     folder = Path(dest).parent
     folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{Path(dest).name}.", suffix=".partial")
+    return write_temporary(write, folder, prefix=f".{Path(dest).name}.", suffix=".partial")
+
+
+def write_temporary(
+    write: Callable[[str], object], folder: Path | None, prefix: str, suffix: str
+) -> str:
+    """``write(tmp)`` a readable file at a new temporary path in ``folder`` (the system's
+    temporary folder if None); that path. On failure the file is removed and the error raised."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=prefix, suffix=suffix)
     os.close(fd)
     try:
         write(tmp)
@@ -180,14 +186,7 @@ def stage(dest: str, write: Callable[[str], object]) -> StagedFile:
     it (so that putting it in place is a rename, and a destination that refuses files refuses
     it now, before anything was replaced); for S3 in this machine's temporary folder."""
     if is_s3(dest):
-        fd, tmp = tempfile.mkstemp(prefix="ttc-ard-", suffix=".upload")
-        os.close(fd)
-        try:
-            write(tmp)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return StagedFile(dest, tmp)
+        return StagedFile(dest, write_temporary(write, None, prefix="ttc-ard-", suffix=".upload"))
     with refusals_named(dest):
         tmp = write_beside(dest, write)
     return StagedFile(dest, tmp)
