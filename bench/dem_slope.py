@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from timing import loader_in_fresh_process, median_seconds
 
+from demo_archive.dem import write_dem_cell
+from demo_archive.terrain import elevation
 from loaders import dem
 from loaders.copdem import cell_id
-from loaders.demo.dem import write_dem_cell
-from loaders.demo.terrain import elevation
 from loaders.tiles import Tile
 
 TILE = Tile(year=2023, x_tile=1655, y_tile=1083, lon=-1.6944, lat=6.6389)

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 from timing import DEMO_TILES, loader_in_fresh_process, median_seconds
 
+from demo_archive.dem import write_dem_cell
+from demo_archive.s1 import write_s1_archive
 from loaders import s1
 from loaders.copdem import cell_id
 from loaders.dem import pixel_size_m, slope_degrees
-from loaders.demo.dem import write_dem_cell
-from loaders.demo.s1 import write_s1_archive
 from loaders.tiles import Tile
 
 REPO = Path(__file__).resolve().parents[1]

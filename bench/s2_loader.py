@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 from timing import DEMO_TILES, loader_in_fresh_process, median_seconds
 
+from demo_archive.s2 import write_s2_archive
 from loaders import s2
 from loaders.catalog import Catalog, search
-from loaders.demo.s2 import write_s2_archive
 from loaders.s2_source import COLLECTION, acquisitions, read_asset, read_mosaics
 from loaders.tiles import Tile
 

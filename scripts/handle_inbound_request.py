@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 # Runs from a checkout without installing it, from any working directory.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow/lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ttc_ard.request import main  # noqa: E402
 

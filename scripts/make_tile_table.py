@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parents[1]
 # Runs from a checkout without installing it, from any working directory.
-sys.path[:0] = [str(REPO), str(REPO / "workflow/lib")]
+sys.path[:0] = [str(REPO / "src")]
 
 from loaders.tiles import TILE_HALF_WIDTH_DEG as HALF  # noqa: E402
 from ttc_ard.request import DB_COLUMNS, TILE_ID  # noqa: E402

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from demo_archive.dem import dem_item
 from loaders.catalog import Catalog, CatalogError, parse_datetime_range, search
-from loaders.demo.dem import dem_item
 from loaders.tiles import BBox, tile_bbox
 
 DEMO_TILE = tile_bbox(-1.6944, 6.6389)

@@ -9,11 +9,11 @@ import pytest
 import rasterio
 from scipy import ndimage
 
+from demo_archive import dem
+from demo_archive.dem import ELEVATION_QUANTUM_M, OMITTED_PROPERTIES, dem_item, write_dem_cell
+from demo_archive.terrain import elevation, surface
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cell_transform
 from loaders.dem import metres_per_degree, slope_degrees
-from loaders.demo import dem
-from loaders.demo.dem import ELEVATION_QUANTUM_M, OMITTED_PROPERTIES, dem_item, write_dem_cell
-from loaders.demo.terrain import elevation, surface
 
 REFERENCE = Path(__file__).parent / "fixtures/reference"
 REFERENCE_ITEM = json.loads((REFERENCE / "cop-dem-glo-30-item.json").read_text())

@@ -12,9 +12,9 @@ import rasterio
 from scipy import ndimage
 from shapely.geometry import Polygon, box
 
+from demo_archive import s1 as demo
+from demo_archive.weather import FOREST, LAKE
 from loaders import s1
-from loaders.demo import s1 as demo
-from loaders.demo.weather import FOREST, LAKE
 from loaders.tiles import tile_bbox
 
 REFERENCE = Path(__file__).parent / "fixtures/reference"

@@ -12,10 +12,9 @@ import shapely
 from rasterio.windows import from_bounds
 from shapely.geometry import shape
 
-from loaders.catalog import Catalog, search
-from loaders.demo import s2, weather
-from loaders.demo.mgrs import Granule, footprint, granules_intersecting, to_lonlat, to_utm
-from loaders.demo.s2 import (
+from demo_archive import s2, weather
+from demo_archive.mgrs import Granule, footprint, granules_intersecting, to_lonlat, to_utm
+from demo_archive.s2 import (
     OMITTED_ASSETS,
     OMITTED_PROPERTIES,
     granule_scenes,
@@ -24,6 +23,7 @@ from loaders.demo.s2 import (
     write_s2_archive,
     write_scenes,
 )
+from loaders.catalog import Catalog, search
 from loaders.tiles import tile_bbox
 
 REFERENCE = Path(__file__).parent / "fixtures/reference"

@@ -146,8 +146,8 @@ def test_lambda_image_runs_the_clients_lithops_and_boto3():
 
 
 def test_lambda_image_ships_the_loaders_and_the_lithops_handler():
-    assert re.search(r"^COPY loaders/? \S*/loaders/?$", DOCKERFILE, re.MULTILINE), (
-        "docker/PipDockerfile does not copy loaders/ into the function directory"
+    assert re.search(r"^COPY src/loaders/? \S*/loaders/?$", DOCKERFILE, re.MULTILINE), (
+        "docker/PipDockerfile does not copy src/loaders/ into the function directory"
     )
     assert re.search(r"^COPY lithops_lambda\.zip ", DOCKERFILE, re.MULTILINE), (
         "docker/PipDockerfile does not add the handler archive that lithops runtime build writes"

@@ -13,8 +13,8 @@ from affine import Affine
 from rasterio.warp import Resampling, reproject
 from workflow_runner import Workflow, archive_copy, write_request
 
+from demo_archive import s1 as demo_s1
 from loaders.dem import OUTPUT_RES_DEG
-from loaders.demo import s1 as demo_s1
 from loaders.tiles import tile_bbox
 
 pytestmark = pytest.mark.workflow

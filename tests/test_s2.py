@@ -7,11 +7,11 @@ import numpy as np
 import pystac
 import pytest
 
+from demo_archive import s2 as demo_s2
+from demo_archive.mgrs import granules_intersecting
+from demo_archive.s2 import granule_scenes, plan_granule, write_scenes
 from loaders import s2
 from loaders.catalog import CatalogError
-from loaders.demo import s2 as demo_s2
-from loaders.demo.mgrs import granules_intersecting
-from loaders.demo.s2 import granule_scenes, plan_granule, write_scenes
 from loaders.errors import TileDataError
 from loaders.s2_source import read_asset
 from loaders.tiles import Tile

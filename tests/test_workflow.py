@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from workflow_runner import REPO, Workflow, dem_file, jobs_run, wait_for_line, write_request
 
+from demo_archive.dem import write_dem_cell
 from loaders.copdem import cell_id
 from loaders.dem import source_cells
-from loaders.demo.dem import write_dem_cell
 from loaders.tiles import tile_bbox
 
 pytestmark = pytest.mark.workflow

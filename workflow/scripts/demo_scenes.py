@@ -14,9 +14,9 @@ from pathlib import Path
 
 sys.stderr = open(snakemake.log[0], "w")
 
+from demo_archive.s1 import write_s1_archive
+from demo_archive.s2 import write_s2_archive
 from loaders.ard_io import replace_atomically
-from loaders.demo.s1 import write_s1_archive
-from loaders.demo.s2 import write_s2_archive
 
 WRITERS = {"sentinel-1-grd": write_s1_archive, "sentinel-2-l2a": write_s2_archive}
 

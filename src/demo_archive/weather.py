@@ -28,7 +28,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 # The terrain's noise, so that the archive's fields share one seed and one lattice scheme.
-from loaders.demo.terrain import PointGrid, fbm, smoothstep, surface, uniform
+from demo_archive.terrain import PointGrid, fbm, smoothstep, surface, uniform
 
 #: Nodes per degree of the lattice the archive samples every field on (~150 m).
 LATTICE_PER_DEG = 720

@@ -6,7 +6,7 @@ cycle, descending at 10:30 local solar time, Sentinel-2B on the same tracks five
 Adjacent swaths overlap, so some granules are seen by two orbits, and a granule crossed by a
 swath edge gets a partial footprint with nodata (0) outside it in every file.
 
-Pixels come from :mod:`loaders.demo.weather` (functions of date, lon and lat only), sampled
+Pixels come from :mod:`demo_archive.weather` (functions of date, lon and lat only), sampled
 per 160 m cell of a global UTM lattice at the cell's nearest weather lattice node: granules of
 one zone seen on one day agree pixel for pixel where they overlap, and the files pack small.
 Files cover only what the tiles need: SCL the union of the tiles' cloud boxes, bands the
@@ -44,9 +44,8 @@ from affine import Affine
 from shapely.geometry import Polygon, box
 from shapely.geometry.polygon import orient
 
-from loaders.ard_io import replace_atomically, write_json
-from loaders.demo import weather
-from loaders.demo.mgrs import (
+from demo_archive import weather
+from demo_archive.mgrs import (
     GRANULE_SIZE_M,
     Granule,
     footprint,
@@ -55,7 +54,8 @@ from loaders.demo.mgrs import (
     to_utm,
     utm_outline,
 )
-from loaders.demo.terrain import uniform
+from demo_archive.terrain import uniform
+from loaders.ard_io import replace_atomically, write_json
 from loaders.tiles import BBox, tile_bbox
 
 #: Version of the generator, recorded in each item: bump it when scenes, pixels or layout change
@@ -96,7 +96,7 @@ class Band:
         return f"{self.description} - {self.resolution}m"
 
 
-#: The bands in the order of :data:`loaders.demo.weather.BAND_ORDER`.
+#: The bands in the order of :data:`demo_archive.weather.BAND_ORDER`.
 BANDS = (
     Band("B02", "blue", 10, "blue", "Blue (band 2)", 0.49, 0.098),
     Band("B03", "green", 10, "green", "Green (band 3)", 0.56, 0.045),
@@ -166,7 +166,7 @@ MIN_FOOTPRINT_SHARE = 0.01
 _STATISTICS_STEP = 18
 
 COG_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-#: GDAL COG driver options (see loaders.demo.dem). 512-pixel blocks: the files are windows,
+#: GDAL COG driver options (see demo_archive.dem). 512-pixel blocks: the files are windows,
 #: smaller than a granule, and write a fifth faster than with 1024. SCL overviews reach 640 m,
 #: where the loader weighs clouds; band files have none: they would make them four times slower
 #: to write, and the loader reads bands at full resolution. Blocks that are all nodata (outside

@@ -53,11 +53,11 @@ from rasterio.io import MemoryFile
 from rasterio.transform import Affine
 from scipy import ndimage
 
+from demo_archive.terrain import PointGrid, fbm, surface
+from demo_archive.weather import BARE, FOREST, LAKE, SAVANNA, ground, wetness
 from loaders import s1
 from loaders.ard_io import replace_atomically
 from loaders.dem import OUTPUT_RES_DEG, metres_per_degree, slope_degrees
-from loaders.demo.terrain import PointGrid, fbm, surface
-from loaders.demo.weather import BARE, FOREST, LAKE, SAVANNA, ground, wetness
 from loaders.tiles import TILE_HALF_WIDTH_DEG
 
 #: Version of the generator, recorded in each item: bump it when scenes or layout change.

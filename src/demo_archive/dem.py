@@ -16,9 +16,9 @@ import rasterio
 import rasterio.shutil
 from rasterio.io import MemoryFile
 
+from demo_archive.terrain import elevation
 from loaders.ard_io import replace_atomically
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cell_transform
-from loaders.demo.terrain import elevation
 
 #: Version of the generator, recorded in each item: bump it when the terrain or layout changes.
 GENERATOR_VERSION = "2"
