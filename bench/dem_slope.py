@@ -5,9 +5,9 @@
 1. The pure core on one demo tile's arrays: ``loaders.dem.slope_degrees`` beside the same
    central-difference slope written as a per-pixel Python loop (how the old pipeline did it),
    on the same (602, 602) elevation grid; median of repeated runs, and their ratio.
-2. The whole loader (``loaders.dem.run``: window reads from a demo archive COG, bilinear
-   resampling, slope, HKL write) in a fresh process: wall time and peak resident memory
-   (VmHWM; imports of numpy, rasterio and hickle alone take ~80 MB of it).
+2. The whole loader (``loaders.jobs.run_job`` of a DEM spec: window reads from a demo
+   archive COG, bilinear resampling, slope, HKL write) in a fresh process: wall time and peak
+   resident memory (VmHWM; imports of numpy, rasterio and hickle alone take ~80 MB of it).
 """
 
 import math
@@ -39,14 +39,15 @@ def loop_slope(z: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
 
 
 def whole_loader(root: Path) -> dict:
-    """Run dem.run in a fresh process; its wall time and peak resident memory."""
+    """Run the DEM job in a fresh process; its wall time and peak resident memory."""
     spec = {
+        "product": "dem",
         "tile": TILE.__dict__,
         "outputs": {"dem": str(root / "out/dem.hkl")},
         "qa": str(root / "out/dem.json"),
         "dem_root": str(root / "copernicus-dem-30m"),
     }
-    return loader_in_fresh_process("loaders.dem", spec)
+    return loader_in_fresh_process(spec)
 
 
 def main() -> None:

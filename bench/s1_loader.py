@@ -9,9 +9,10 @@ like the workflow does: the Sentinel-1 scenes and the DEM cell of the four demo 
    interpolated onto the window (vectorised, beside a per-pixel Python loop doing the same
    bilinear interpolation), noise removal and calibration, terrain flattening on the tile's
    grid, and the median composite of six scenes. Median of repeated runs, and the ratio.
-2. The whole loader (``loaders.s1.run``: search, annotations, window reads, calibration,
-   resampling, flattening, composites, two HKL files) in a fresh process per demo tile: wall
-   time, CPU time and peak resident memory (VmHWM), against the 1.5 GB target.
+2. The whole loader (``loaders.jobs.run_job`` of an S1 spec: search, annotations, window
+   reads, calibration, resampling, flattening, composites, two HKL files) in a fresh process
+   per demo tile: wall time, CPU time and peak resident memory (VmHWM), against the 1.5 GB
+   target.
 """
 
 import json
@@ -52,13 +53,14 @@ def loop_interpolate(lut: s1.CalibrationLUT, at_lines, at_pixels) -> np.ndarray:
 
 def whole_loader(tile: Tile, out: Path) -> dict:
     spec = {
+        "product": "s1",
         "tile": tile.__dict__,
         "outputs": {"s1": str(out / "s1.hkl"), "s1_dates": str(out / "s1_dates.hkl")},
         "qa": str(out / "s1.json"),
         "stac": {"path": str(ARCHIVE / "stac")},
         "dem_root": str(ARCHIVE / "copernicus-dem-30m"),
     }
-    return loader_in_fresh_process("loaders.s1", spec)
+    return loader_in_fresh_process(spec)
 
 
 def main() -> None:

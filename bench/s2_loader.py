@@ -10,10 +10,10 @@ like the workflow does) and its four tiles.
    same filter written as three nested Python loops (the old pipeline's); the reflectance
    encoding of the kept scenes' 10 m bands (a 65536-entry lookup table) beside the same
    arithmetic in float64. Median of repeated runs, and the ratios.
-2. The whole loader (``loaders.s2.run``: searches, window reads, decisions, six HKL files) in a
-   fresh process per demo tile: wall time, CPU time and peak resident memory (VmHWM), with
-   the number of kept scenes, since memory grows with them (the target: under 1.5 GB with 24
-   kept scenes, so that Lambda can run the tile at 2 GB).
+2. The whole loader (``loaders.jobs.run_job`` of an S2 spec: searches, window reads,
+   decisions, six HKL files) in a fresh process per demo tile: wall time, CPU time and peak
+   resident memory (VmHWM), with the number of kept scenes, since memory grows with them (the
+   target: under 1.5 GB with 24 kept scenes, so that Lambda can run the tile at 2 GB).
 """
 
 import tempfile
@@ -26,7 +26,7 @@ from timing import DEMO_TILES, loader_in_fresh_process, median_seconds
 from demo_archive.s2 import write_s2_archive
 from loaders import s2
 from loaders.catalog import Catalog, search
-from loaders.s2_source import COLLECTION, acquisitions, read_asset, read_mosaics
+from loaders.s2_source import COLLECTION, acquisitions, read_asset, read_mosaics, tile_grids
 from loaders.tiles import Tile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,9 +53,10 @@ def float_reflectance(dn: np.ndarray, offset_dn: int) -> np.ndarray:
 
 
 def tile_arrays() -> dict:
-    """The arrays the core works on for TILE, read from the archive the way s2.run reads them."""
+    """The arrays the core works on for TILE, read from the archive the way the S2 job reads
+    them."""
     catalog = Catalog(path=str(ARCHIVE / "stac"))
-    grids = s2.tile_grids(TILE)
+    grids = tile_grids(TILE)
     cloud_bbox = s2.tile_cloud_bbox(TILE)
     items = search(
         catalog, COLLECTION, cloud_bbox, "2023-01-01/2023-12-31", {"eo:cloud_cover": {"lt": 50}}
@@ -78,12 +79,13 @@ def tile_arrays() -> dict:
 def whole_loader(tile: Tile, out: Path) -> dict:
     names = ("s2_10", "s2_20", "s2_dates", "clouds", "cloudmask", "clean_steps")
     spec = {
+        "product": "s2",
         "tile": tile.__dict__,
         "outputs": {name: str(out / f"{name}.hkl") for name in names},
         "qa": str(out / "s2.json"),
         "stac": {"path": str(ARCHIVE / "stac")},
     }
-    return loader_in_fresh_process("loaders.s2", spec)
+    return loader_in_fresh_process(spec)
 
 
 def main() -> None:

@@ -31,8 +31,9 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
 # The child reports its own high-water mark: VmHWM belongs to the address space made by exec,
 # whereas ru_maxrss of a forked child also counts the pages it shared with this process.
 _CHILD = """
-import importlib, json, resource, sys
-result = importlib.import_module(sys.argv[1]).run(json.loads(sys.argv[2]))
+import json, resource, sys
+from loaders.jobs import run_job
+result = run_job(json.loads(sys.argv[1]))
 usage = resource.getrusage(resource.RUSAGE_SELF)
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"result": result, "cpu": usage.ru_utime + usage.ru_stime,
@@ -40,12 +41,13 @@ print(json.dumps({"result": result, "cpu": usage.ru_utime + usage.ru_stime,
 """
 
 
-def loader_in_fresh_process(module: str, spec: dict) -> dict:
-    """Run ``<module>.run(spec)`` (a loader) in a new Python process: its ``result``, wall
-    ``seconds`` with the process start, ``cpu`` seconds and peak resident memory ``peak_mb``."""
+def loader_in_fresh_process(spec: dict) -> dict:
+    """Run the tile job ``spec`` (``loaders.jobs.run_job``) in a new Python process: its
+    ``result`` (the job's summary), wall ``seconds`` with the process start, ``cpu`` seconds and
+    peak resident memory ``peak_mb``."""
     started = time.perf_counter()
     child = subprocess.run(
-        [sys.executable, "-c", _CHILD, module, json.dumps(spec)],
+        [sys.executable, "-c", _CHILD, json.dumps(spec)],
         check=True,
         capture_output=True,
         text=True,

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import hickle
 import numpy as np
@@ -11,8 +12,31 @@ from synthetic_dem import PLANE_SLOPE, cells_for, plane
 from loaders import dem
 from loaders.ard_io import file_digest
 from loaders.copdem import cell_columns, cell_id
+from loaders.dem_source import read_elevation_bands
 from loaders.errors import TileDataError
+from loaders.jobs import run_job
 from loaders.tiles import tile_bbox
+
+TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
+
+
+def slope_from_cells(bbox, cell_url):
+    """The pure core's slope over ``bbox`` from the cells ``cell_url`` finds."""
+    return dem.slope_on_tile(
+        dem.elevation_on_tile(read_elevation_bands(bbox, cell_url), bbox), bbox
+    )
+
+
+def dem_spec(tmp_path, dem_root) -> dict:
+    """The DEM job of TILE as the workflow specifies it (workflow/rules/common.smk)."""
+    base = tmp_path / "ard" / "2023/raw/1655/1083/raw"
+    return {
+        "product": "dem",
+        "tile": TILE,
+        "outputs": {"dem": str(base / "misc/dem_1655X1083Y.hkl")},
+        "qa": str(base / "qa/dem_1655X1083Y.json"),
+        "dem_root": str(dem_root),
+    }
 
 
 def test_plane_of_known_gradient_gives_exact_slope():
@@ -46,12 +70,22 @@ def test_tile_grid_is_600_by_600_at_a_third_of_an_arc_second():
     assert lons[-1] == pytest.approx(bbox.east - dem.OUTPUT_RES_DEG / 2)
 
 
+def test_the_windows_a_tile_needs_are_decided_without_reading():
+    # East edge on the -1 meridian: one row of cells, two cells side by side.
+    (band,) = dem.source_windows(tile_bbox(-1.0278, 6.6389))
+    assert [(w.lat_floor, w.lon_floor) for w in band.windows] == [(6, -2), (6, -1)]
+    west, east = band.windows
+    assert west.col_stop == 3600 and east.col_start == 0  # they meet at the cells' edge
+    assert (west.row_start, west.row_stop) == (east.row_start, east.row_stop)
+    assert band.lon_step == 1 / 3600 and band.first_lat == 7 - west.row_start / 3600
+
+
 def test_slope_on_tile_from_one_cell_matches_the_plane(tmp_path):
     bbox = tile_bbox(-1.6944, 6.6389)
     cell_url = cells_for(tmp_path, bbox, plane(-1.6944, 6.6389))
-    bands = dem.read_elevation_bands(bbox, cell_url)
+    bands = read_elevation_bands(bbox, cell_url)
     assert len(bands) == 1
-    slope = dem.slope_on_tile(bands, bbox)
+    slope = dem.slope_on_tile(dem.elevation_on_tile(bands, bbox), bbox)
     assert slope.shape == (600, 600)
     np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
 
@@ -68,7 +102,7 @@ def test_mosaic_across_degree_lines_has_no_seam(tmp_path, lon, lat, cells):
     bbox = tile_bbox(lon, lat)
     assert len(dem.source_cells(bbox)) == cells
     cell_url = cells_for(tmp_path, bbox, plane(lon, lat))
-    slope = dem.slope_on_tile(dem.read_elevation_bands(bbox, cell_url), bbox)
+    slope = slope_from_cells(bbox, cell_url)
     np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
 
 
@@ -77,7 +111,7 @@ def test_mosaic_across_the_50_degree_change_of_column_spacing(tmp_path):
     bbox = tile_bbox(10.0278, 50.0278)
     assert {cell_columns(lat) for lat, _ in dem.source_cells(bbox)} == {2400, 3600}
     cell_url = cells_for(tmp_path, bbox, plane(10.0278, 50.0278))
-    slope = dem.slope_on_tile(dem.read_elevation_bands(bbox, cell_url), bbox)
+    slope = slope_from_cells(bbox, cell_url)
     np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
 
 
@@ -86,7 +120,7 @@ def test_missing_cell_is_a_tile_data_error_naming_the_cell(tmp_path):
     cells_for(tmp_path, bbox, plane(-1.0, 6.6))
     (tmp_path / cell_id(6, -1) / f"{cell_id(6, -1)}.tif").unlink()
     with pytest.raises(TileDataError, match=cell_id(6, -1)) as err:
-        dem.read_elevation_bands(bbox, lambda name: str(tmp_path / name / f"{name}.tif"))
+        read_elevation_bands(bbox, lambda name: str(tmp_path / name / f"{name}.tif"))
     assert err.value.reason == "missing_data"
 
 
@@ -95,41 +129,35 @@ def test_corrupt_cell_is_bad_data(tmp_path):
     cell_url = cells_for(tmp_path, bbox, plane(-1.6944, 6.6389))
     (tmp_path / cell_id(6, -2) / f"{cell_id(6, -2)}.tif").write_bytes(b"II*\0" + bytes(64))
     with pytest.raises(TileDataError, match="is corrupt") as err:
-        dem.read_elevation_bands(bbox, cell_url)
+        read_elevation_bands(bbox, cell_url)
     assert err.value.reason == "bad_data"
 
 
-def test_non_finite_elevation_is_a_tile_data_error(tmp_path):
-    bbox = tile_bbox(-1.6944, 6.6389)
+def test_non_finite_elevation_is_a_tile_data_error_and_writes_nothing(tmp_path):
     flat_with_hole = lambda lon, lat: np.where((lon > -1.70) & (lat > 6.64), np.nan, 200.0)  # noqa: E731
-    cell_url = cells_for(tmp_path, bbox, flat_with_hole)
-    with pytest.raises(TileDataError) as err:
-        dem.slope_on_tile(dem.read_elevation_bands(bbox, cell_url), bbox)
+    cells_for(tmp_path / "cop", tile_bbox(TILE["lon"], TILE["lat"]), flat_with_hole)
+    with pytest.raises(TileDataError, match="non-finite elevations") as err:
+        run_job(dem_spec(tmp_path, tmp_path / "cop"))
     assert err.value.reason == "bad_data"
+    assert not (tmp_path / "ard").exists()
 
 
-def test_run_writes_the_contract_file_and_its_qa_record_atomically(tmp_path):
-    tile = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
-    cells_for(tmp_path / "cop", tile_bbox(tile["lon"], tile["lat"]), plane(-1.6944, 6.6389))
-    base = tmp_path / "ard" / "2023/raw/1655/1083/raw"
-    out, qa_path = base / "misc/dem_1655X1083Y.hkl", base / "qa/dem_1655X1083Y.json"
-    spec = {
-        "tile": tile,
-        "outputs": {"dem": str(out)},
-        "qa": str(qa_path),
-        "dem_root": str(tmp_path / "cop"),
-    }
-    result = dem.run(spec)
+def test_the_job_writes_the_contract_file_and_its_qa_record_atomically(tmp_path):
+    cells_for(tmp_path / "cop", tile_bbox(TILE["lon"], TILE["lat"]), plane(-1.6944, 6.6389))
+    spec = dem_spec(tmp_path, tmp_path / "cop")
+    out, qa_path = Path(spec["outputs"]["dem"]), Path(spec["qa"])
+    summary = run_job(spec)
     slope = hickle.load(out)
     assert slope.dtype == np.float32 and slope.shape == (600, 600)
     assert np.isfinite(slope).all()
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
     qa = json.loads(qa_path.read_text())
-    # The record vouches for the file, and holds the statistics the call returned.
+    # The record vouches for the file; the run log keeps its summary.
     assert qa.pop("files") == {"dem": file_digest(str(out))}
-    assert qa == result["qa"]
+    assert summary["shapes"] == {"dem": [600, 600]}
+    assert summary["qa"] == {key: qa[key] for key in ("product", "tile", "typical", "constant")}
     assert qa["grid"]["shape"] == [600, 600] and qa["grid"]["crs"] == "EPSG:4326"
-    assert qa["grid"]["transform"][2] == pytest.approx(tile["lon"] - 1 / 36)
+    assert qa["grid"]["transform"][2] == pytest.approx(TILE["lon"] - 1 / 36)
     assert qa["slope_deg"]["median"] == pytest.approx(PLANE_SLOPE, abs=1e-3)
     assert qa["typical"] == pytest.approx(PLANE_SLOPE, abs=1e-3) and qa["constant"] is False
     assert qa["elevation_m"]["min"] < 500 < qa["elevation_m"]["max"]  # the plane's centre value

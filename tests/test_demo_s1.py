@@ -1,9 +1,12 @@
 """The demo archive's Sentinel-1 part: scenes planned like Sentinel-1's orbits, annotations the
-loader's parsers read, and pixels that calibrate back to the truth they were made from."""
+loader's parsers read back to the generator's own LUTs, and pixels that calibrate back to the
+truth they were made from."""
 
 import datetime as dt
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,7 @@ from scipy import ndimage
 from shapely.geometry import Polygon, box
 
 from demo_archive import s1 as demo
+from demo_archive.s1 import archive, calibration
 from demo_archive.weather import FOREST, LAKE
 from loaders import s1
 from loaders.tiles import tile_bbox
@@ -162,9 +166,61 @@ def test_the_loader_parses_the_annotations_and_the_luts_cover_the_image(written)
         )
 
 
+def test_the_loader_reads_the_annotations_back_to_the_generators_own_luts(scenes):
+    scene = scenes[0]
+    sim = demo.simulate(scene)
+    grid = sim.grid
+    lines, pixels = np.arange(grid.lines), np.arange(grid.samples)
+    own = calibration.calibration(grid)
+    fields = {
+        "sigmaNought": "sigma_nought",
+        "betaNought": "beta_nought",
+        "gamma": "gamma",
+        "dn": "dn",
+    }
+    for pol in demo.POLARISATIONS:
+        cal = s1.parse_calibration(sim.documents[f"calibration/calibration-iw-{pol}.xml"])
+        np.testing.assert_array_equal(cal.lines, own.lines)
+        np.testing.assert_array_equal(cal.pixels, own.pixels)
+        for tag, field in fields.items():
+            np.testing.assert_array_equal(getattr(cal, field), own.luts[tag], err_msg=tag)
+        own_noise = calibration.noise(grid, pol, azimuth_vectors=True)
+        noise = s1.parse_noise(sim.documents[f"calibration/noise-iw-{pol}.xml"])
+        np.testing.assert_array_equal(noise.range_lines, own_noise.lines)
+        assert all(np.array_equal(p, own_noise.pixels) for p in noise.range_pixels)
+        np.testing.assert_array_equal(np.stack(noise.range_values), own_noise.range_values)
+        assert len(noise.azimuth_blocks) == len(own_noise.azimuth)
+        for block, own_block in zip(noise.azimuth_blocks, own_noise.azimuth, strict=True):
+            assert (block.swath, block.first_sample, block.last_sample) == (
+                own_block.swath,
+                own_block.first_sample,
+                own_block.last_sample,
+            )
+            assert (block.first_line, block.last_line) == (0, grid.lines - 1)
+            np.testing.assert_array_equal(block.lines, own_block.lines)
+            np.testing.assert_array_equal(block.values, own_block.values)
+        # And the loader's interpolation puts them on the image as the generator did.
+        np.testing.assert_allclose(
+            s1.interpolate_lut(cal.lines, cal.pixels, cal.gamma, lines, pixels),
+            calibration.gamma_on_image(own, grid),
+            rtol=1e-12,
+        )
+        np.testing.assert_allclose(
+            s1.thermal_noise(noise, lines, pixels),
+            calibration.noise_on_image(own_noise, grid),
+            rtol=1e-12,
+        )
+
+
+def test_the_generator_renders_without_the_loaders_parsers():
+    # A parser bug must not reach the pixels the parser is tested against.
+    code = "import sys, demo_archive.s1; assert 'loaders.s1' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_scenes_before_ipf_290_have_the_old_noise_layout():
     old = demo.s1_scenes(2017, *DEMO_TILE)[0]
-    noise = demo.noise_xml(old, "vv")
+    noise = demo.simulate(old).documents["calibration/noise-iw-vv.xml"]
     assert b"<noiseVectorList" in noise and b"noiseAzimuthVectorList" not in noise
     assert not s1.parse_noise(noise).azimuth_blocks
     assert demo.ipf_version(old.centre_time.date()) < "002.90"
@@ -343,7 +399,7 @@ def test_scene_files_are_byte_identical_when_made_again(written, tmp_path):
 
 
 def test_a_tile_off_the_lattice_gets_the_scenes_of_the_cells_it_reaches(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "_write_cell", lambda root, year, cell: 0)
+    monkeypatch.setattr(archive, "_write_cell", lambda root, year, cell: 0)
     # 5052X1118Y: its centre is 0.0169 degree off the 1/18 degree lattice, east of 54 E.
     summary = demo.write_s1_archive(tmp_path, YEAR, [(54.0169, 12.3056)])
     assert summary["cells"] == [demo.cell_name(c) for c in [(971, 221), (972, 221)]]
@@ -357,8 +413,8 @@ def test_the_archive_writes_each_cells_scenes_once(tmp_path, monkeypatch):
         demo.item_path(root, scene).parent.mkdir(parents=True, exist_ok=True)
         demo.item_path(root, scene).write_text("{}")
 
-    monkeypatch.setattr(demo, "write_scene", write_scene)
-    monkeypatch.setattr(demo, "write_truth", lambda root, cell: None)
+    monkeypatch.setattr(archive, "write_scene", write_scene)
+    monkeypatch.setattr(archive, "write_truth", lambda root, cell: None)
     # Two tiles of one cell (centres as the DB rounds them) ask for the same scenes: the
     # quarter windows' only.
     two = [DEMO_TILE, (DEMO_TILE[0] + 0.00004, DEMO_TILE[1] - 0.00004)]

@@ -17,14 +17,16 @@ from demo_archive.mgrs import Granule, footprint, granules_intersecting, to_lonl
 from demo_archive.s2 import (
     OMITTED_ASSETS,
     OMITTED_PROPERTIES,
+    NodeBox,
     granule_scenes,
+    nearby_groups,
     plan_granule,
     processing_baseline,
     write_s2_archive,
     write_scenes,
 )
 from loaders.catalog import Catalog, search
-from loaders.tiles import tile_bbox
+from loaders.tiles import TILE_HALF_WIDTH_DEG, tile_bbox
 
 REFERENCE = Path(__file__).parent / "fixtures/reference"
 REFERENCE_ITEMS = {
@@ -40,6 +42,9 @@ BOTH_DAYS = (date(2023, 1, 4), date(2023, 1, 9))
 PARTIAL_DAY = date(2023, 1, 6)
 #: A point inside each granule the tests use.
 INSIDE = {"30NWN": (-2.5, 6.9), "30NXN": (-1.6, 6.7)}
+#: The tile whose east edge is the antimeridian (Fiji), and the first days of 2023 seen there.
+ANTIMERIDIAN_TILE = (180 - TILE_HALF_WIDTH_DEG, -18.0833)
+ANTIMERIDIAN_DAYS = (date(2023, 1, 1), date(2023, 1, 3))
 
 
 def by_id(granule_id: str) -> Granule:
@@ -142,6 +147,16 @@ def test_a_box_on_the_equator_gets_granules_of_both_hemispheres():
         g.id for g in granules if g.epsg == 32632
     }
     assert all(g.epsg == 32632 for g in granules_intersecting(10.0, 0.03, 10.1, 0.04))
+
+
+def test_a_granule_across_the_antimeridian_has_one_simple_footprint():
+    lon, lat = ANTIMERIDIAN_TILE
+    granules = {g.id: g for g in granules_intersecting(lon, lat, lon + 0.5, lat)}
+    assert {"60KZE", "1KAV"} <= set(granules)
+    east_of_180, west_of_minus_180 = footprint(granules["60KZE"]), footprint(granules["1KAV"])
+    assert east_of_180.is_valid and east_of_180.bounds[0] < 180 < east_of_180.bounds[2]
+    assert west_of_minus_180.is_valid
+    assert west_of_minus_180.bounds[0] < -180 < west_of_minus_180.bounds[2]
 
 
 def test_every_granule_returned_intersects_the_box():
@@ -514,6 +529,81 @@ def test_the_catalogue_search_finds_the_scenes(archive):
         {"eo:cloud_cover": {"lt": 50}},
     )
     assert {item.id for item in clear} <= expected
+
+
+def test_a_tile_on_the_antimeridian_gets_scenes_from_both_sides(tmp_path):
+    scenes = write_days(tmp_path, [ANTIMERIDIAN_TILE], set(ANTIMERIDIAN_DAYS))
+    assert {s.granule.zone for s in scenes} == {60, 1}
+    for scene in scenes:
+        item = item_of(tmp_path, scene.id)
+        outline = shape(item["geometry"])
+        assert outline.is_valid and not outline.is_empty
+        west, south, east, north = outline.bounds
+        assert west >= -180 and east <= 180, scene.id
+        # Split at the antimeridian, the parts are the footprint brought back into range.
+        assert outline.area == pytest.approx(scene.footprint.area, rel=1e-9)
+        if item["geometry"]["type"] == "MultiPolygon":
+            assert item["bbox"][0] > item["bbox"][2], "STAC's bbox across the antimeridian"
+    found = search(
+        Catalog(path=str(tmp_path / "stac")),
+        "sentinel-2-l2a",
+        tile_bbox(*ANTIMERIDIAN_TILE),
+        "2023-01-01/2023-01-03",
+    )
+    assert {item.properties["mgrs:utm_zone"] for item in found} == {60, 1}
+
+
+# --- Generating granules together --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "boxes, groups",
+    [
+        # Overlapping or side by side: one lattice costs no more than two.
+        ([NodeBox(0, 0, 99, 99), NodeBox(50, 0, 149, 99)], [[0, 1]]),
+        ([NodeBox(0, 0, 99, 99), NodeBox(100, 0, 199, 99)], [[0, 1]]),
+        # Far apart (two continents), or diagonal neighbours: each its own lattice.
+        ([NodeBox(0, 0, 99, 99), NodeBox(4_000_000, -1_000_000, 4_000_099, -999_901)], [[0], [1]]),
+        ([NodeBox(0, 0, 99, 99), NodeBox(100, 100, 199, 199)], [[0], [1]]),
+        # Two places of two granules each, listed interleaved.
+        (
+            [
+                NodeBox(0, 0, 99, 99),
+                NodeBox(9_000, 0, 9_099, 99),
+                NodeBox(0, 90, 99, 189),
+                NodeBox(9_000, 90, 9_099, 189),
+            ],
+            [[0, 2], [1, 3]],
+        ),
+        ([], []),
+    ],
+)
+def test_nearby_granules_are_generated_together_and_far_ones_apart(boxes, groups):
+    assert nearby_groups(boxes) == groups
+
+
+def test_the_demo_tiles_share_one_lattice_and_a_far_tile_gets_its_own():
+    demo_tiles = [(-1.6944, 6.6389), (-1.6389, 6.6389), (-1.6944, 6.6944), (-1.6389, 6.6944)]
+    madagascar = (47.4722, -18.9167)
+    half = s2.CLOUD_BBOX_HALF_DEG
+    wanted = {}
+    for lon, lat in [*demo_tiles, madagascar]:
+        for g in granules_intersecting(lon - half, lat - half, lon + half, lat + half):
+            wanted.setdefault(g, []).append((lon, lat))
+    plans = [plan_granule(g, tiles) for g, tiles in sorted(wanted.items(), key=lambda i: i[0].id)]
+    groups = nearby_groups([s2.plan_nodes(plan) for plan in plans])
+    zones = [{plans[k].granule.zone for k in group} for group in groups]
+    assert sorted(map(sorted, zones)) == [[30], [38, 39]]
+
+
+def test_a_group_lattice_never_holds_more_nodes_than_its_granules():
+    # A diagonal chain of overlapping boxes: joining them all would cover a wide square.
+    boxes = [NodeBox(80 * k, 80 * k, 80 * k + 99, 80 * k + 99) for k in range(10)]
+    for group in nearby_groups(boxes):
+        lattice = boxes[group[0]]
+        for k in group[1:]:
+            lattice = lattice.union(boxes[k])
+        assert lattice.nodes <= sum(boxes[k].nodes for k in group)
 
 
 # --- The archive: coverage and growth ----------------------------------------------------------

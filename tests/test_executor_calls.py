@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import hickle
 import pytest
 from lithops.constants import SESSION_ID_ENV, TOTAL_EXECUTORS_ENV
+from snakemake.iocontainers import ResourceList
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 from synthetic_dem import cells_for, plane
 from workflow_runner import REPO
@@ -25,7 +26,9 @@ from snakemake_executor_plugin_lithops import Executor
 TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
 
 
-def dem_job(jobid: int, tmp_path, dem_root, retries: int, output=None) -> SimpleNamespace:
+def dem_job(
+    jobid: int, tmp_path, dem_root, retries: int, output=None, memory_mb: int = 512
+) -> SimpleNamespace:
     output = Path(output or tmp_path / f"out{jobid}" / "dem.hkl")
     return SimpleNamespace(
         jobid=jobid,
@@ -44,10 +47,10 @@ def dem_job(jobid: int, tmp_path, dem_root, retries: int, output=None) -> Simple
             lithops={
                 "region": "eu-central-1",
                 "config": str(REPO / "config/lithops/localhost.yaml"),
-                "memory_mb": 512,
                 "retries": retries,
             },
         ),
+        resources=ResourceList(fromdict={"mem_mb": memory_mb}),
     )
 
 
@@ -110,7 +113,8 @@ def test_one_map_settles_success_data_failure_and_retried_error(executor, tmp_pa
     failed = {info.job.jobid: msg for info, msg in executor.failed}
     assert set(failed) == {2, 3}
     assert "TileDataError" in failed[2] and "after 1 attempt(s)" in failed[2]
-    assert "KeyError" in failed[3] and "after 3 attempt(s)" in failed[3]
+    # Whatever the loaders call a malformed spec, it is no data problem: retried, then failed.
+    assert "dem_root" in failed[3] and "(error) after 3 attempt(s)" in failed[3]
 
     by_job = {}
     for record in records:
@@ -142,3 +146,18 @@ def test_a_refused_output_is_not_retried_and_no_later_job_is_started(executor, t
     assert executor.failed[1][0].job is later and "Not started" in executor.failed[1][1]
     assert not (tmp_path / "out2").exists()
     assert "Not started" in (tmp_path / "job2.log").read_text()
+
+
+def test_jobs_asking_for_different_memory_are_separate_maps(executor, tmp_path):
+    dem_root = tmp_path / "cop"
+    cells_for(dem_root, tile_bbox(TILE["lon"], TILE["lat"]), plane(TILE["lon"], TILE["lat"]))
+    small = dem_job(1, tmp_path, dem_root, retries=0, memory_mb=512)
+    also_small = dem_job(2, tmp_path, dem_root, retries=0, memory_mb=512)
+    large = dem_job(3, tmp_path, dem_root, retries=0, memory_mb=3072)
+
+    records = run_to_completion(executor, [small, also_small, large])
+
+    maps = {r["jobid"]: r["call"].split("/")[1] for r in records}
+    assert maps[1] == maps[2] != maps[3]
+    assert {r["jobid"]: r["memory_mb"] for r in records} == {1: 512, 2: 512, 3: 3072}
+    assert len(executor.succeeded) == 3

@@ -61,7 +61,7 @@ def leftovers(dest: Path) -> list[Path]:
 
 def test_the_record_vouches_for_each_file_of_the_product(tmp_path):
     spec = product_spec(tmp_path, "s2")
-    write_tile(spec, {"product": "s2"}, s2_arrays(1))
+    write_tile(spec["outputs"], spec["qa"], {"product": "s2"}, s2_arrays(1))
 
     record = json.loads(Path(spec["qa"]).read_text())
     for name, path in spec["outputs"].items():
@@ -75,13 +75,13 @@ def test_the_record_vouches_for_each_file_of_the_product(tmp_path):
 
 def test_a_failure_while_staging_leaves_the_previous_product_whole(tmp_path):
     spec = product_spec(tmp_path, "s2")
-    write_tile(spec, {"product": "s2"}, s2_arrays(1))
+    write_tile(spec["outputs"], spec["qa"], {"product": "s2"}, s2_arrays(1))
     before = digests(spec)
 
     # The cloud files' folder refuses writes, found after the bands were written aside.
     refusal = pytest.raises(DestinationWriteError, match="Read-only file system")
     with read_only(Path(spec["outputs"]["clouds"]).parent), refusal:
-        write_tile(spec, {"product": "s2"}, s2_arrays(2))
+        write_tile(spec["outputs"], spec["qa"], {"product": "s2"}, s2_arrays(2))
 
     assert digests(spec) == before
     assert not leftovers(tmp_path)
@@ -89,7 +89,7 @@ def test_a_failure_while_staging_leaves_the_previous_product_whole(tmp_path):
 
 def test_a_failure_while_putting_files_in_place_leaves_no_record(tmp_path):
     spec = product_spec(tmp_path, "s2")
-    write_tile(spec, {"product": "s2"}, s2_arrays(1))
+    write_tile(spec["outputs"], spec["qa"], {"product": "s2"}, s2_arrays(1))
     # A folder stands where the cirrus mask goes: its new file is written aside, but cannot
     # be renamed into place, after the bands were.
     blocked = Path(spec["outputs"]["cloudmask"])
@@ -97,14 +97,14 @@ def test_a_failure_while_putting_files_in_place_leaves_no_record(tmp_path):
     blocked.mkdir()
 
     with pytest.raises(IsADirectoryError):
-        write_tile(spec, {"product": "s2"}, s2_arrays(2))
+        write_tile(spec["outputs"], spec["qa"], {"product": "s2"}, s2_arrays(2))
 
     # The record was removed before the first file was replaced: the product is not done.
     assert not Path(spec["qa"]).exists()
     assert not leftovers(tmp_path)
     # The next write completes it, and its record vouches for the new files.
     blocked.rmdir()
-    write_tile(spec, {"product": "s2"}, s2_arrays(2))
+    write_tile(spec["outputs"], spec["qa"], {"product": "s2"}, s2_arrays(2))
     record = json.loads(Path(spec["qa"]).read_text())
     for name, path in spec["outputs"].items():
         content = Path(path).read_bytes()

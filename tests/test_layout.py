@@ -31,9 +31,13 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+PROJECT_MODULES = {module_name(path) for path in SRC.rglob("*.py")}
+
+
 def imported_modules(path: Path) -> set[str]:
     """Every module ``path`` imports, at the top or inside a function (a lazy import still
-    closes a circle), as absolute names."""
+    closes a circle), as absolute names. ``from package import name`` imports the module
+    ``package.name`` when there is one, else ``package`` itself."""
     package = module_name(path).rsplit(".", 1)[0] if path.name != "__init__.py" else None
     found = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
@@ -45,9 +49,9 @@ def imported_modules(path: Path) -> set[str]:
                 anchor = (package or module_name(path)).split(".")
                 anchor = anchor[: len(anchor) - node.level + 1]
                 base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            # `from loaders import s1` imports the module loaders.s1.
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                submodule = f"{base}.{alias.name}"
+                found.add(submodule if submodule in PROJECT_MODULES else base)
     return found
 
 

@@ -20,9 +20,10 @@ EXTRAS = PROJECT["optional-dependencies"]
 DOCKERFILE = (REPO / "docker/PipDockerfile").read_text()
 ENVIRONMENT = yaml.safe_load((REPO / "environment.yml").read_text())
 
-# What the Lambda image installs besides the loaders extra: the runtime interface client and
-# Lithops' worker side (lithops and boto3 come with pyproject's own specifiers).
-IMAGE_RUNTIME_PACKAGES = {"awslambdaric", "boto3", "lithops"}
+# What the Lambda image installs besides the loaders extra: the runtime interface client,
+# Lithops' worker side and the base dependencies the loaders import (lithops, boto3 and numpy
+# come with pyproject's own specifiers).
+IMAGE_RUNTIME_PACKAGES = {"awslambdaric", "boto3", "lithops", "numpy"}
 # conda package name -> PyPI name, where they differ.
 CONDA_TO_PYPI = {"matplotlib-base": "matplotlib"}
 # Keys under which Lithops would read credentials (its `aws` section), and boto3's spellings.
@@ -133,10 +134,10 @@ def test_lambda_image_installs_exactly_the_loaders_extra():
     assert not problems, "docker/PipDockerfile and pyproject.toml differ:\n" + "\n".join(problems)
 
 
-def test_lambda_image_runs_the_clients_lithops_and_boto3():
+def test_lambda_image_runs_the_clients_lithops_boto3_and_numpy():
     image = as_specs(dockerfile_requirements())
     client = as_specs(PROJECT["dependencies"])
-    for name in ("lithops", "boto3"):
+    for name in ("lithops", "boto3", "numpy"):
         assert name in image, f"docker/PipDockerfile does not install {name}"
         assert image[name] == client[name], (
             f"{name}: docker/PipDockerfile has '{image[name]}', "

@@ -8,8 +8,11 @@ from ttc_ard.plan import (
     ProductSettings,
     build_plan,
     estimate_cost,
+    plan_file,
+    planned_cost,
     read_run_log,
     recorded_seconds,
+    write_plan,
 )
 
 DEM = ProductSettings("dem", "eu-central-1", "aws_lambda", 4096, 1, 9.0)
@@ -99,3 +102,15 @@ def test_the_plan_warns_once_per_damaged_log_and_keeps_its_whole_calls(tmp_path)
     (warning,) = plan.run_log_warnings
     assert f"Skipped 2 damaged line(s) of the run log {tmp_path / 'run1.jsonl'}" in warning
     assert plan.products[0].seconds_source == "median of 2 earlier aws_lambda call(s)"
+
+
+def test_the_plan_handed_to_the_executor_gives_back_its_estimate(tmp_path):
+    aux = tmp_path / ".snakemake" / "auxiliary"
+    aux.mkdir(parents=True)
+    plan = plan_for({"dem": 3}, 10, tmp_path, 5)
+    assert planned_cost(plan_file(aux)) is None  # no plan handed over (a run with --no-hooks)
+    write_plan(plan, plan_file(aux))
+    assert plan_file(aux).parent == aux
+    assert planned_cost(plan_file(aux)) == plan.cost_usd
+    written = json.loads(plan_file(aux).read_text())
+    assert written["products"][0]["memory_mb"] == 4096 and written["budget_usd"] == 5

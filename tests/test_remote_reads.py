@@ -118,7 +118,7 @@ def run_dem(tmp_path: Path, dem_root: str, gdal_env: dict[str, str]) -> dict:
 def test_intact_cell_over_s3_gives_the_tile(tmp_path, bucket, s3_env):
     # The server and the settings work: the failures below come from the bytes.
     summary = run_dem(tmp_path, f"s3://{bucket}/intact", s3_env)
-    assert summary["shape"] == [600, 600]
+    assert summary["shapes"] == {"dem": [600, 600]}
 
 
 @pytest.mark.parametrize("damage", ["garbled_tiles", "truncated"])

@@ -13,7 +13,8 @@ from demo_archive.s2 import granule_scenes, plan_granule, write_scenes
 from loaders import s2
 from loaders.catalog import CatalogError
 from loaders.errors import TileDataError
-from loaders.s2_source import read_asset
+from loaders.jobs import run_job
+from loaders.s2_source import item_offset, read_asset, tile_grids
 from loaders.tiles import Tile
 
 
@@ -410,15 +411,22 @@ def test_legacy_day_numbers_use_a_365_day_year():
 
 
 def tile_spec(tmp_path, stac_path):
+    """The S2 job of a tile as the workflow specifies it (workflow/rules/common.smk)."""
     tile = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
-    outputs = {name: str(tmp_path / f"{name}.hkl") for name in ("s2_10", "s2_20", "s2_dates")}
-    return {"tile": tile, "outputs": outputs, "stac": {"path": str(stac_path)}}
+    names = ("s2_10", "s2_20", "s2_dates", "clouds", "cloudmask", "clean_steps")
+    return {
+        "product": "s2",
+        "tile": tile,
+        "outputs": {name: str(tmp_path / f"{name}.hkl") for name in names},
+        "qa": str(tmp_path / "s2.json"),
+        "stac": {"path": str(stac_path)},
+    }
 
 
 def test_a_tile_without_any_scene_is_no_data_and_writes_nothing(tmp_path):
     (tmp_path / "stac/sentinel-2-l2a").mkdir(parents=True)
     with pytest.raises(TileDataError, match="no Sentinel-2 scene in 2023 over 1655X1083Y") as err:
-        s2.run(tile_spec(tmp_path, tmp_path / "stac"))
+        run_job(tile_spec(tmp_path, tmp_path / "stac"))
     assert err.value.reason == "no_data"
     assert [p.name for p in tmp_path.iterdir()] == ["stac"]
 
@@ -426,7 +434,7 @@ def test_a_tile_without_any_scene_is_no_data_and_writes_nothing(tmp_path):
 def test_a_catalogue_that_cannot_be_searched_is_not_a_data_problem(tmp_path):
     # Not TileDataError: the executor retries it, as a source that may come back.
     with pytest.raises(CatalogError, match="no collection sentinel-2-l2a"):
-        s2.run(tile_spec(tmp_path, tmp_path / "missing"))
+        run_job(tile_spec(tmp_path, tmp_path / "missing"))
 
 
 # --- Offsets of demo scenes whose metadata is wrong -----------------------------------------------
@@ -439,13 +447,13 @@ def test_scenes_whose_metadata_contradicts_their_pixels_follow_the_pixels(tmp_pa
     (granule,) = [g for g in granules_intersecting(*tile.bbox.__dict__.values()) if g.id == "30NXN"]
     wrong = [scene for scene in granule_scenes(granule, 2022) if scene.metadata_error]
     write_scenes(tmp_path, [plan_granule(granule, [(tile.lon, tile.lat)])], wrong)
-    grid = s2.tile_grids(tile).bands_10m
+    grid = tile_grids(tile).bands_10m
     decided = 0
     for scene in wrong:
         item = pystac.Item.from_file(str(demo_s2.item_path(tmp_path, scene.id)))
         truth = json.loads(demo_s2.truth_path(tmp_path, scene.id).read_text())
         visible = np.stack([read_asset(item, band, grid) for band in s2.VISIBLE])
-        decision = s2.item_offset(item, visible)
+        decision = item_offset(item, visible)
         assert decision.declared_dn != truth["pixel_offset_dn"]
         if decision.pixels is not None:
             decided += 1

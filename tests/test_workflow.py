@@ -66,7 +66,7 @@ def test_every_call_is_in_the_run_log(two_tile_run):
         assert record["status"] == "success" and record["attempt"] == 1
         assert record["backend"] == "localhost" and record["region"] == "eu-central-1"
         assert record["stats"]["worker_end_tstamp"] >= record["stats"]["worker_start_tstamp"]
-        assert record["result"]["shape"] == [600, 600]
+        assert record["result"]["shapes"] == {"dem": [600, 600]}
 
 
 def test_the_final_rule_feeds_snakemakes_html_report(two_tile_run):

@@ -10,7 +10,8 @@ at 499980/9500020, 28QCH at 300000/2300040; see tests/test_demo_s2.py).
 Simplifications, fine for a demo archive: every square whose 100 km overlaps its zone's 6°
 strip between 80°S and 84°N is a granule (the real grid has only those over land and coasts),
 a square takes the latitude band of its centre (real MGRS may cut a square at a band edge),
-the Norway and Svalbard zone exceptions are ignored, and nothing handles the antimeridian.
+and the Norway and Svalbard zone exceptions are ignored. Granules of zones 60 and 1 reach
+across the antimeridian: their footprints run on past 180 degrees (see :func:`footprint`).
 """
 
 from __future__ import annotations
@@ -123,10 +124,26 @@ def granules_intersecting(west: float, south: float, east: float, north: float) 
 
 def footprint(granule: Granule) -> Polygon:
     """The granule's extent in lon/lat, corners north-west, south-west, south-east, north-east
-    (counter-clockwise, as Earth Search writes them), each edge densified."""
+    (counter-clockwise, as Earth Search writes them), each edge densified. Longitudes are
+    continuous around the zone's central meridian (:func:`unwrap_lon`), so a granule across
+    the antimeridian is one simple polygon reaching past 180 (or -180) degrees."""
     ring = _ring(granule.west, granule.south, granule.east, granule.north)
     lon, lat = to_lonlat(granule.epsg, ring[:, 0], ring[:, 1])
-    return Polygon(np.column_stack([lon, lat]))
+    return Polygon(np.column_stack([unwrap_lon(lon, central_meridian(granule.zone)), lat]))
+
+
+def central_meridian(zone: int) -> float:
+    """Longitude of the zone's central meridian."""
+    return 6.0 * zone - 183.0
+
+
+def unwrap_lon(lon: np.ndarray, reference: float) -> np.ndarray:
+    """``lon`` moved by whole turns to within 180 degrees of ``reference``; longitudes already
+    there keep their bits, so away from the antimeridian nothing changes."""
+    lon = np.asarray(lon, dtype=np.float64)
+    return np.where(
+        lon - reference > 180, lon - 360, np.where(lon - reference < -180, lon + 360, lon)
+    )
 
 
 def _zone_granules(zone: int, south_hemisphere: bool, area: Polygon) -> list[Granule]:

@@ -14,6 +14,11 @@ union of the tile boxes plus :data:`BAND_MARGIN_M`, each a window of the granule
 to 640 m from the granule origin, clipped to the granule. Items declare each file's own shape
 and transform. Granules that no tile box touches get SCL only, and their items list only it.
 
+Granules near each other are generated together, one weather lattice per group, and groups far
+apart (tiles on two continents) each on their own: memory follows the number of granules, not
+the span of the request. Footprints of granules across the antimeridian run on past 180
+degrees while generating; their items split them there, as Earth Search does.
+
 Layout under the archive root (``m`` is the month without a leading zero, as Earth Search):
 
 - ``sentinel-cogs/sentinel-s2-l2a-cogs/{zone}/{band}/{square}/{yyyy}/{m}/{id}/{B02..SCL}.tif``
@@ -24,6 +29,7 @@ Layout under the archive root (``m`` is the month without a leading zero, as Ear
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -34,6 +40,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +48,7 @@ import rasterio
 import rasterio.shutil
 import shapely
 from affine import Affine
+from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 from shapely.geometry.polygon import orient
 
@@ -48,10 +56,12 @@ from demo_archive import weather
 from demo_archive.mgrs import (
     GRANULE_SIZE_M,
     Granule,
+    central_meridian,
     footprint,
     granules_intersecting,
     to_lonlat,
     to_utm,
+    unwrap_lon,
     utm_outline,
 )
 from demo_archive.terrain import uniform
@@ -430,6 +440,8 @@ def cell_map(granule: Granule, window: Window) -> CellMap:
     centre_x = (cell_x + 0.5) * CELL_M
     centre_y = (cell_y + 0.5) * CELL_M
     lon, lat = to_lonlat(granule.epsg, *np.meshgrid(centre_x, centre_y))
+    # Continuous across the antimeridian, like the footprint: the nodes stay one compact block.
+    lon = unwrap_lon(lon, central_meridian(granule.zone))
     node_x = np.rint(lon * weather.LATTICE_PER_DEG).astype(np.int64)
     node_y = np.rint(lat * weather.LATTICE_PER_DEG).astype(np.int64)
     return CellMap(row_runs, column_runs, node_x, node_y)
@@ -509,12 +521,10 @@ def _render_day_in_worker(day: date, scenes: Sequence[Scene]) -> None:
 
 
 def _make_context(root: Path, plans: Sequence[GranulePlan]) -> _Context:
-    maps = [m for p in plans for m in (p.scl_cells, p.band_cells) if m is not None]
-    x0 = min(int(m.node_x.min()) for m in maps)
-    y0 = min(int(m.node_y.min()) for m in maps)
-    x1 = max(int(m.node_x.max()) for m in maps)
-    y1 = max(int(m.node_y.max()) for m in maps)
-    lon, lat = weather.lattice(x0, x1 - x0 + 1), weather.lattice(y0, y1 - y0 + 1)
+    nodes = functools.reduce(NodeBox.union, (plan_nodes(plan) for plan in plans))
+    x0, y0 = nodes.x0, nodes.y0
+    lon = weather.lattice(x0, nodes.x1 - x0 + 1)
+    lat = weather.lattice(y0, nodes.y1 - y0 + 1)
     coarse_lon, coarse_lat = coarse_grid(p.granule for p in plans)
     return _Context(
         root,
@@ -663,8 +673,7 @@ def s2_item(root: Path, scene: Scene, plan: GranulePlan, shares: np.ndarray) -> 
         return round(100 * float(sum(shares[c] for c in classes)), 6)
 
     nodata = 100 * (1 - scene.share)
-    ring = [list(point) for point in scene.footprint.exterior.coords]
-    west, south, east, north = scene.footprint.bounds
+    geometry, bbox = geojson_outline(scene.footprint)
     item_folder = item_path(root, scene.id).parent
     folder = scene_folder(root, scene)
 
@@ -729,10 +738,10 @@ def s2_item(root: Path, scene: Scene, plan: GranulePlan, shares: np.ndarray) -> 
             "earthsearch:boa_offset_applied": scene.declares_offset,
             "processing:software": {"ttc-ard-demo-archive": GENERATOR_VERSION},
         },
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "geometry": geometry,
         "links": [{"rel": "collection", "type": "application/json", "href": "./collection.json"}],
         "assets": dict(sorted(assets.items())),
-        "bbox": [west, south, east, north],
+        "bbox": bbox,
         "stac_extensions": [
             "https://stac-extensions.github.io/processing/v1.1.0/schema.json",
             "https://stac-extensions.github.io/grid/v1.0.0/schema.json",
@@ -744,6 +753,32 @@ def s2_item(root: Path, scene: Scene, plan: GranulePlan, shares: np.ndarray) -> 
         ],
         "collection": COLLECTION,
     }
+
+
+def geojson_outline(area: Polygon) -> tuple[dict, list[float]]:
+    """The GeoJSON geometry and bbox of a footprint whose longitudes may run past 180 or -180
+    (:func:`demo_archive.mgrs.footprint`). Within [-180, 180] it is written as it is; across
+    the antimeridian it is split there into a MultiPolygon of its parts brought back into
+    range, as Earth Search writes such items, and its bbox's west is greater than its east
+    (STAC's convention for a bbox across the antimeridian); wholly past it, it is moved back
+    by a turn."""
+    west, south, east, north = area.bounds
+    if west >= -180 and east <= 180:
+        ring = [list(point) for point in area.exterior.coords]
+        return {"type": "Polygon", "coordinates": [ring]}, [west, south, east, north]
+    parts = [
+        orient(translate(part, xoff=turn))
+        for turn in (-360.0, 0.0, 360.0)
+        for part in shapely.get_parts(area.intersection(box(-180 - turn, -90, 180 - turn, 90)))
+        if isinstance(part, Polygon) and part.area > 0
+    ]
+    polygons = [[[list(point) for point in part.exterior.coords]] for part in parts]
+    geometry = (
+        {"type": "Polygon", "coordinates": polygons[0]}
+        if len(polygons) == 1
+        else {"type": "MultiPolygon", "coordinates": polygons}
+    )
+    return geometry, [(west + 180) % 360 - 180, south, (east + 180) % 360 - 180, north]
 
 
 def _band_asset(band: Band, href: str, window: Window, offset: float) -> dict:
@@ -830,7 +865,8 @@ def write_s2_archive(
     any other is generated again for the old and the new tiles together, so its files only
     grow and keep their pixels. Every file is written atomically, the coverage record last, so
     a killed run never leaves a record claiming files that are not there. Days are generated
-    in parallel on ``workers`` processes (one day's weather serves all its granules). Returns
+    in parallel on ``workers`` processes (one day's weather serves a group of nearby granules,
+    see :func:`write_scenes`). Returns
     the granules written and skipped, the number of scenes and the seconds taken.
     """
     started = time.perf_counter()
@@ -871,20 +907,94 @@ def write_scenes(
     root: Path, plans: Sequence[GranulePlan], scenes: Iterable[Scene], workers: int = 1
 ) -> None:
     """Write the files of ``scenes`` (of the planned granules), a day per job, on ``workers``
-    processes: one day's weather is computed once for all of its granules."""
-    days: dict[date, list[Scene]] = defaultdict(list)
-    for scene in scenes:
-        days[scene.datetime.date()].append(scene)
-    if not days:
-        return
-    context = _make_context(root, plans)
-    jobs = sorted(days.items())
+    processes. Granules near each other are generated together (:func:`nearby_groups`): one
+    day's weather is computed once for all of a group's granules, on a lattice no larger
+    than theirs, so memory follows the number of granules, not the distance between them."""
+    scenes = list(scenes)
+    boxes = [plan_nodes(plan) for plan in plans]
+    for group in nearby_groups(boxes):
+        members = [plans[k] for k in group]
+        ids = {plan.granule.id for plan in members}
+        days: dict[date, list[Scene]] = defaultdict(list)
+        for scene in scenes:
+            if scene.granule.id in ids:
+                days[scene.datetime.date()].append(scene)
+        if days:
+            _write_days(_make_context(root, members), sorted(days.items()), workers)
+
+
+def _write_days(context: _Context, jobs: Sequence[tuple[date, list[Scene]]], workers: int) -> None:
     if workers > 1:
         with ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(context,)) as pool:
             list(pool.map(_render_day_in_worker, *zip(*jobs, strict=True)))
     else:
         for day, day_scenes in jobs:
             _render_day(context, day, day_scenes)
+
+
+@dataclass(frozen=True)
+class NodeBox:
+    """A rectangle of the weather lattice, node indices inclusive (x west to east, y south to
+    north)."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def nodes(self) -> int:
+        return (self.x1 - self.x0 + 1) * (self.y1 - self.y0 + 1)
+
+    def union(self, other: NodeBox) -> NodeBox:
+        """The smallest box holding both."""
+        return NodeBox(
+            min(self.x0, other.x0),
+            min(self.y0, other.y0),
+            max(self.x1, other.x1),
+            max(self.y1, other.y1),
+        )
+
+
+def plan_nodes(plan: GranulePlan) -> NodeBox:
+    """The lattice nodes a granule's files take their values from."""
+    maps = [m for m in (plan.scl_cells, plan.band_cells) if m is not None]
+    return NodeBox(
+        min(int(m.node_x.min()) for m in maps),
+        min(int(m.node_y.min()) for m in maps),
+        max(int(m.node_x.max()) for m in maps),
+        max(int(m.node_y.max()) for m in maps),
+    )
+
+
+def nearby_groups(boxes: Sequence[NodeBox]) -> list[list[int]]:
+    """Indices of ``boxes`` in groups to generate together, each group in increasing order
+    and the groups by their first index.
+
+    Two groups join while one lattice over both holds no more nodes than their two lattices
+    (they overlap or line up side by side), the pair that saves most first. So a group's
+    lattice never holds more nodes than its members' boxes together, wherever they lie:
+    granules of one place share a lattice, granules of places far apart never do.
+    """
+    groups = [([k], nodes) for k, nodes in enumerate(boxes)]
+    while len(groups) > 1:
+        saved, a, b = max(
+            (
+                (_nodes_saved(groups[a][1], groups[b][1]), a, b)
+                for a, b in combinations(range(len(groups)), 2)
+            ),
+            key=lambda pair: pair[0],
+        )
+        if saved < 0:
+            break
+        merged = (sorted(groups[a][0] + groups[b][0]), groups[a][1].union(groups[b][1]))
+        groups = [g for k, g in enumerate(groups) if k not in (a, b)] + [merged]
+    return sorted(members for members, _ in groups)
+
+
+def _nodes_saved(first: NodeBox, second: NodeBox) -> int:
+    """Nodes saved by one lattice over both boxes instead of one each (negative: it costs)."""
+    return first.nodes + second.nodes - first.union(second).nodes
 
 
 def covered_tiles(root: Path, year: int, granule_id: str) -> set[tuple[float, float]]:

@@ -17,15 +17,15 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import boto3
 import boto3.exceptions
 import botocore.exceptions
-import hickle
 import numpy as np
 
+from loaders import qa
 from loaders.errors import DestinationWriteError
 
 #: Local write errors that stay until someone acts (a full disk or quota, no permission, a
@@ -108,11 +108,16 @@ def abort_unfinished_uploads(url: str, s3_endpoint_url: str | None) -> None:
             client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
 
 
-def write_tile(spec: dict, qa: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Write one product of a tile as a unit: each array to its output
-    (``spec["outputs"][name]``), then its record (``spec["qa"]``), which marks the product
-    complete. Outputs are local paths or ``s3://`` URLs, on the S3 endpoint
-    ``spec["s3_endpoint_url"]`` if given.
+def write_tile(
+    outputs: Mapping[str, str],
+    record_path: str,
+    record: dict,
+    arrays: Mapping[str, np.ndarray],
+    s3_endpoint_url: str | None = None,
+) -> None:
+    """Write one product of a tile as a unit: each array to its output (``outputs[name]``),
+    then its QA ``record`` at ``record_path``, which marks the product complete. Outputs are
+    local paths or ``s3://`` URLs, on the S3 endpoint ``s3_endpoint_url`` if given.
 
     Every file is staged whole first; only then is the old record removed, the files put in
     place, and the record, with each file's SHA-256, written last. A failure while staging
@@ -120,17 +125,16 @@ def write_tile(spec: dict, qa: dict, arrays: dict[str, np.ndarray]) -> None:
     record, so the workflow (whose output the record is) counts the product as not done and
     the next run redoes it. Never a record beside files of another computation.
     """
-    endpoint_url = spec.get("s3_endpoint_url")
     staged: list[StagedFile] = []
     try:
         files = {}
         for name, array in arrays.items():
-            staged.append(stage(spec["outputs"][name], hkl_writer(array)))
+            staged.append(stage(outputs[name], hkl_writer(array)))
             files[name] = file_digest(staged[-1].tmp)
-        staged.append(stage(spec["qa"], json_writer(qa | {"files": files})))
-        remove(spec["qa"], endpoint_url)
+        staged.append(stage(record_path, json_writer(record | {qa.FILES: files})))
+        remove(record_path, s3_endpoint_url)
         for file in staged:
-            put(file, endpoint_url)
+            put(file, s3_endpoint_url)
     finally:
         for file in staged:
             Path(file.tmp).unlink(missing_ok=True)
@@ -156,7 +160,15 @@ def write_file(
 
 def hkl_writer(array: np.ndarray) -> Callable[[str], object]:
     """Writes ``array`` as a gzip-compressed hickle file (the contract's format)."""
-    return lambda tmp: hickle.dump(np.ascontiguousarray(array), tmp, mode="w", compression="gzip")
+
+    def write(tmp: str) -> None:
+        # Here, not at the top: hickle (and h5py) live in the worker image only, and the
+        # workflow side imports this module to clean up after workers.
+        import hickle
+
+        hickle.dump(np.ascontiguousarray(array), tmp, mode="w", compression="gzip")
+
+    return write
 
 
 def json_writer(record: dict) -> Callable[[str], object]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import operator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pystac
 from shapely.geometry import box, shape
 from urllib3.util.retry import Retry
 
+from loaders.spec import Catalog
 from loaders.tiles import BBox
 
 #: Earth Search v1, where the real Sentinel and Copernicus DEM items are.
@@ -34,17 +34,6 @@ _COMPARISONS = {
 
 class CatalogError(Exception):
     """The catalogue could not be searched; the message names it and says what to check."""
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """Where items are searched: ``url`` of a STAC API, or ``path`` of a local catalogue."""
-
-    url: str | None = None
-    path: str | None = None
-    retries: int = 5
-    backoff_seconds: float = 0.5
-    timeout_seconds: float = 30
 
 
 def search(

@@ -1,26 +1,25 @@
-"""DEM ARD: terrain slope in degrees on the tile's ~10 m grid, from Copernicus DEM GLO-30.
+"""DEM ARD, the pure core: terrain slope in degrees on the tile's ~10 m grid, from rows of
+Copernicus DEM GLO-30 elevation as they lie in the source cells.
 
-The pure core (:func:`slope_on_tile`) takes rows of elevation as they lie in the source cells
-and returns the slope array; reading the cells (:func:`read_elevation_bands`) and writing the
-output (:func:`run`) are kept at the edges.
+Also the cell grid of GLO-30 that deciding which cells a tile needs rests on. Reading the cells
+is :mod:`loaders.dem_source`'s, the tile job :mod:`loaders.dem_job`'s.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import rasterio
-from rasterio.errors import RasterioIOError
-from rasterio.windows import Window
 
-from loaders.ard_io import write_tile
-from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cells_covering
-from loaders.errors import TileDataError, read_error
-from loaders.tiles import BBox, Tile
+from loaders import tiles
+
+#: Rows per cell: 1 arc-second spacing in latitude everywhere.
+CELL_ROWS = 3600
+# Columns per cell by distance of the cell from the equator (degrees): the longitude spacing widens
+# toward the poles (Copernicus DEM product handbook, "GLO-30 grid spacing").
+_COLUMNS_BY_LATITUDE = ((50, 3600), (60, 2400), (70, 1800), (80, 1200), (85, 720), (90, 360))
 
 #: The output grid refines the 1 arc-second source 3 times (~10 m), as the old pipeline did.
 UPSAMPLE = 3
@@ -30,6 +29,28 @@ OUTPUT_RES_DEG = 1 / (3600 * UPSAMPLE)
 SLOPE_FLOOR_DEG = 0.02
 #: Source row spacing in degrees (rows run north to south).
 SOURCE_LAT_STEP = 1 / CELL_ROWS
+#: The output grid's CRS: lon/lat, like the source cells.
+OUTPUT_CRS = "EPSG:4326"
+
+
+def cell_columns(lat_floor: int) -> int:
+    """Number of columns of the cells in the row of cells starting at ``lat_floor``."""
+    from_equator = lat_floor if lat_floor >= 0 else -(lat_floor + 1)
+    for limit, columns in _COLUMNS_BY_LATITUDE:
+        if from_equator < limit:
+            return columns
+    raise ValueError(f"latitude {lat_floor} is outside the Copernicus DEM grid")
+
+
+def cells_covering(bbox: tiles.BBox) -> list[tuple[int, int]]:
+    """(lat_floor, lon_floor) of every cell holding a pixel centre inside ``bbox``, north first.
+
+    A cell (lat_floor, lon_floor) holds the pixel centres with latitude in (lat_floor,
+    lat_floor + 1] and longitude in [lon_floor, lon_floor + 1).
+    """
+    lat_floors = range(math.ceil(bbox.south) - 1, math.ceil(bbox.north))
+    lon_floors = range(math.floor(bbox.west), math.floor(bbox.east) + 1)
+    return [(lat, lon) for lat in reversed(lat_floors) for lon in lon_floors]
 
 
 @dataclass(frozen=True)
@@ -46,7 +67,7 @@ class ElevationBand:
     """Degrees between columns (1 arc-second below 50 degrees latitude, wider toward the poles)."""
 
 
-def output_shape(bbox: BBox) -> tuple[int, int]:
+def output_shape(bbox: tiles.BBox) -> tuple[int, int]:
     """(rows, cols) of the slope output over ``bbox``: 600 x 600 for a 1/18 degree tile."""
     return (
         round((bbox.north - bbox.south) / OUTPUT_RES_DEG),
@@ -54,7 +75,12 @@ def output_shape(bbox: BBox) -> tuple[int, int]:
     )
 
 
-def grid_centres(bbox: BBox, border: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def output_transform(bbox: tiles.BBox) -> list[float]:
+    """The six affine coefficients of the output grid over ``bbox`` (north-up, lon/lat)."""
+    return [OUTPUT_RES_DEG, 0.0, bbox.west, 0.0, -OUTPUT_RES_DEG, bbox.north]
+
+
+def grid_centres(bbox: tiles.BBox, border: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pixel-centre latitudes (north to south) and longitudes of the output grid over ``bbox``,
     grown by ``border`` pixels on every side."""
     rows, cols = output_shape(bbox)
@@ -106,47 +132,46 @@ def slope_degrees(elevation: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray
     return np.maximum(slope, SLOPE_FLOOR_DEG).astype(np.float32)
 
 
-def slope_on_tile(bands: Sequence[ElevationBand], bbox: BBox) -> np.ndarray:
-    """The DEM ARD of the tile covering ``bbox``: slope in degrees on the ~10 m output grid."""
+def slope_on_tile(elevation: np.ndarray, bbox: tiles.BBox) -> np.ndarray:
+    """The DEM ARD of the tile covering ``bbox``: slope in degrees on the ~10 m output grid, from
+    the elevation on that grid grown by one pixel (:func:`elevation_on_tile`)."""
     dx_m, dy_m = pixel_size_m(bbox)
-    return slope_degrees(elevation_on_tile(bands, bbox), dx_m, dy_m)
+    return slope_degrees(elevation, dx_m, dy_m)
 
 
-def pixel_size_m(bbox: BBox) -> tuple[float, float]:
+def pixel_size_m(bbox: tiles.BBox) -> tuple[float, float]:
     """Width and height in metres of the output grid's pixels at the box's mid latitude."""
     lon_m, lat_m = metres_per_degree((bbox.north + bbox.south) / 2)
     return OUTPUT_RES_DEG * lon_m, OUTPUT_RES_DEG * lat_m
 
 
-def elevation_on_tile(bands: Sequence[ElevationBand], bbox: BBox) -> np.ndarray:
+def elevation_on_tile(bands: Sequence[ElevationBand], bbox: tiles.BBox) -> np.ndarray:
     """Elevation on the output grid over ``bbox`` grown by one pixel, (H + 2, W + 2), so that
     central differences cover the whole tile.
 
     ``bands`` hold the source rows around ``bbox``, north first, contiguous from one band to the
     next. Elevation is interpolated bilinearly (columns within each band, then rows across all
-    bands, so cells of different column spacing join exactly).
+    bands, so cells of different column spacing join exactly). Non-finite source values carry
+    through; :func:`loaders.dem_source.read_tile_elevation` refuses them.
     """
     lats, lons = grid_centres(bbox, border=1)
     columns_done = [
         interp_uniform(band.elevation, band.first_lon, band.lon_step, lons, axis=1)
         for band in bands
     ]
-    elevation = interp_uniform(
+    return interp_uniform(
         np.concatenate(columns_done, axis=0), bands[0].first_lat, -SOURCE_LAT_STEP, lats, axis=0
     )
-    if not np.isfinite(elevation).all():
-        raise TileDataError("bad_data", "the DEM holds non-finite elevations over the tile")
-    return elevation
 
 
-def source_cells(bbox: BBox) -> list[tuple[int, int]]:
+def source_cells(bbox: tiles.BBox) -> list[tuple[int, int]]:
     """(lat_floor, lon_floor) of the cells holding source pixels that the slope of ``bbox``
     interpolates from: the output grid plus its border, and one source pixel around it."""
     lats, lons = grid_centres(bbox, border=1)
     # Columns are at most 10 arc-seconds apart (the widest spacing below 85 degrees).
     lon_pad = 10 / 3600
     return cells_covering(
-        BBox(
+        tiles.BBox(
             lons[0] - lon_pad,
             lats[-1] - SOURCE_LAT_STEP,
             lons[-1] + lon_pad,
@@ -155,12 +180,32 @@ def source_cells(bbox: BBox) -> list[tuple[int, int]]:
     )
 
 
-def read_elevation_bands(bbox: BBox, cell_url: Callable[[str], str]) -> list[ElevationBand]:
-    """Read the source rows and columns that :func:`slope_on_tile` needs for ``bbox``.
+@dataclass(frozen=True)
+class CellWindow:
+    """The part of one cell that the tile needs: rows and columns, stops excluded."""
 
-    ``cell_url`` maps a cell's file stem to where its COG is (a local path or an ``s3://`` URL).
-    Only the window around the tile is read from each cell.
-    """
+    lat_floor: int
+    lon_floor: int
+    row_start: int
+    row_stop: int
+    col_start: int
+    col_stop: int
+
+
+@dataclass(frozen=True)
+class BandWindows:
+    """The windows of one row of cells that make up one :class:`ElevationBand` side by side,
+    with where the band's rows and columns lie."""
+
+    windows: tuple[CellWindow, ...]
+    first_lat: float
+    first_lon: float
+    lon_step: float
+
+
+def source_windows(bbox: tiles.BBox) -> list[BandWindows]:
+    """The windows of the source cells that :func:`elevation_on_tile` needs for ``bbox``, one
+    :class:`BandWindows` per row of cells, north first."""
     lats, lons = grid_centres(bbox, border=1)
     north, south = lats[0] + SOURCE_LAT_STEP, lats[-1] - SOURCE_LAT_STEP
     cells = source_cells(bbox)
@@ -172,84 +217,20 @@ def read_elevation_bands(bbox: BBox, cell_url: Callable[[str], str]) -> list[Ele
         row_stop = min(CELL_ROWS, math.ceil((top - south) * CELL_ROWS) + 1)
         if row_start >= row_stop:
             continue
-        blocks, first_lon = [], None
+        windows = []
         for lon_floor in sorted(lon for lat, lon in cells if lat == lat_floor):
             col_start = max(0, math.floor((lons[0] - lon_floor) * columns) - 1)
             col_stop = min(columns, math.ceil((lons[-1] - lon_floor) * columns) + 2)
-            if col_start >= col_stop:
-                continue
-            if first_lon is None:
-                first_lon = lon_floor + col_start / columns
-            window = Window(col_start, row_start, col_stop - col_start, row_stop - row_start)
-            blocks.append(_read_window(cell_url(cell_id(lat_floor, lon_floor)), window))
+            if col_start < col_stop:
+                windows.append(
+                    CellWindow(lat_floor, lon_floor, row_start, row_stop, col_start, col_stop)
+                )
         bands.append(
-            ElevationBand(
-                elevation=np.concatenate(blocks, axis=1),
+            BandWindows(
+                windows=tuple(windows),
                 first_lat=top - row_start / CELL_ROWS,
-                first_lon=first_lon,
+                first_lon=windows[0].lon_floor + windows[0].col_start / columns,
                 lon_step=1 / columns,
             )
         )
     return bands
-
-
-def _read_window(url: str, window: Window) -> np.ndarray:
-    try:
-        with rasterio.open(url) as src:
-            return src.read(1, window=window, out_dtype=np.float32)
-    except RasterioIOError as err:
-        raise read_error(f"DEM cell {Path(url).name}", url, err) from err
-
-
-def grid_record(bbox: BBox) -> dict:
-    """The output grid over ``bbox`` as QA records describe grids: CRS, transform, shape."""
-    return {
-        "crs": "EPSG:4326",
-        "transform": [OUTPUT_RES_DEG, 0.0, bbox.west, 0.0, -OUTPUT_RES_DEG, bbox.north],
-        "shape": list(output_shape(bbox)),
-    }
-
-
-def qa_record(tile: Tile, bands: Sequence[ElevationBand], slope: np.ndarray) -> dict:
-    """The tile's data-quality record: its grid, and the elevation and slope statistics."""
-    elevation = np.concatenate([band.elevation.ravel() for band in bands])
-    return {
-        "product": "dem",
-        "tile": tile.tag,
-        "grid": grid_record(tile.bbox),
-        "elevation_m": _stats(elevation),
-        "slope_deg": _stats(slope),
-        "at_slope_floor": float(np.mean(slope <= SLOPE_FLOOR_DEG)),
-        # For the run's outlier checks: the tile's typical value, and whether it is constant.
-        "typical": float(np.median(slope)),
-        "constant": bool(slope.min() == slope.max()),
-    }
-
-
-def _stats(values: np.ndarray) -> dict:
-    p05, p50, p95 = np.percentile(values, [5, 50, 95])
-    return {
-        "min": float(values.min()),
-        "p05": float(p05),
-        "median": float(p50),
-        "p95": float(p95),
-        "max": float(values.max()),
-        "mean": float(values.mean()),
-    }
-
-
-def run(spec: dict) -> dict:
-    """Produce and write the DEM ARD of one tile; returns its QA record.
-
-    ``spec``: ``tile`` (Tile fields), ``outputs.dem`` (destination path), ``qa`` (where the QA
-    record goes, optional), ``dem_root`` (folder or ``s3://`` prefix holding
-    ``<cell>/<cell>.tif``) and optional ``gdal_env`` settings.
-    """
-    tile = Tile(**spec["tile"])
-    root = spec["dem_root"].rstrip("/")
-    with rasterio.Env(**spec.get("gdal_env", {})):
-        bands = read_elevation_bands(tile.bbox, lambda cell: f"{root}/{cell}/{cell}.tif")
-    slope = slope_on_tile(bands, tile.bbox)
-    qa = qa_record(tile, bands, slope)
-    write_tile(spec, qa, {"dem": slope})
-    return {"shape": list(slope.shape), "dtype": str(slope.dtype), "qa": qa}

@@ -1,14 +1,26 @@
-"""The one entry point of a tile job, whether a Lithops worker or a local Snakemake job runs it."""
+"""The one entry point of a tile job, whether a Lithops worker or a local Snakemake job runs it.
+
+Every product's job has the same skeleton: the spec is checked and typed once
+(:class:`~loaders.spec.TileJob`), the product's ``compute`` reads and computes inside one GDAL
+environment, the arrays and the QA record are written as a unit
+(:func:`~loaders.ard_io.write_tile`), and the run log gets one summary of one shape. A
+product's job is the module ``loaders.<product>_job``, with ``OUTPUTS`` (its output names),
+``GDAL_SETTINGS`` (its own over the shared ones) and ``compute(job) -> TileResult``.
+
+Importing this module needs the base dependencies only: the workflow side imports it to hand
+:func:`run_job` to Lithops, which pickles it by reference. The product jobs and rasterio are
+imported when a job runs, in the worker.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
 
-from loaders import dem, s1, s2
-
-#: Product name (the Snakemake rule) -> the loader's ``run(spec) -> summary`` function.
-LOADERS = {"dem": dem.run, "s1": s1.run, "s2": s2.run}
+from loaders.ard_io import write_tile
+from loaders.reading import GDAL_READ_SETTINGS
+from loaders.spec import SpecError, TileJob
 
 #: Loggers that print every HTTP request with its headers at DEBUG, the AWS access key id
 #: (in the signature) among them; Lithops's local runner logs everything at DEBUG to a file.
@@ -16,13 +28,31 @@ REQUEST_LOGGERS = ("botocore", "boto3", "s3transfer", "urllib3")
 
 
 def run_job(spec: dict) -> dict:
-    """Run the loader that ``spec["product"]`` names and return its summary with the wall time.
+    """Run the tile job ``spec`` describes: compute the product, write its files and record.
 
     ``spec`` is plain JSON-able data built by the workflow (see ``workflow/rules/common.smk``),
-    so that it travels unchanged to a Lambda worker.
+    so that it travels unchanged to a Lambda worker. Returns the summary the run log keeps:
+    ``product``, wall ``seconds``, the ``shapes`` of the arrays written and the ``qa`` record's
+    summary (:func:`loaders.qa.summary`).
     """
     for name in REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
     started = time.time()
-    summary = LOADERS[spec["product"]](spec)
-    return {"product": spec["product"], "seconds": round(time.time() - started, 3), **summary}
+    job = TileJob.from_spec(spec)
+    product_job = importlib.import_module(f"loaders.{job.product}_job")
+    check_outputs(job, product_job.OUTPUTS)
+    import rasterio  # the worker image's: see the module's docstring
+
+    with rasterio.Env(**(GDAL_READ_SETTINGS | product_job.GDAL_SETTINGS | job.gdal_env)):
+        result = product_job.compute(job)
+    write_tile(job.outputs, job.qa, result.record, result.arrays, job.s3_endpoint_url)
+    return {"product": job.product, "seconds": round(time.time() - started, 3)} | result.summary()
+
+
+def check_outputs(job: TileJob, names: tuple[str, ...]) -> None:
+    """Refuse, before computing anything, a job whose outputs are not the product's."""
+    if set(job.outputs) != set(names):
+        raise SpecError(
+            f"tile job spec of {job.product}: outputs {sorted(job.outputs)} are not the "
+            f"product's {sorted(names)}"
+        )

@@ -1,4 +1,4 @@
-"""How the Sentinel loaders read remote COGs: GDAL settings and read parallelism."""
+"""How the loaders read remote COGs: GDAL settings and read parallelism."""
 
 #: GDAL settings for COGs over HTTP and S3: no directory listings, retries of transient errors,
 #: and a cache, so that a file opened twice (its overviews looked up, then read) is fetched once.

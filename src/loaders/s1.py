@@ -1,9 +1,9 @@
 """Sentinel-1 ARD: the pure core of the GRD loader (annotation parsing, calibration, terrain
 flattening, quarterly compositing and encoding).
 
-Everything here but :func:`run`, the tile job at the end, takes arrays or annotation text and
-returns arrays; fetching the scenes and their annotations, and placing radar geometry on the
-tile grid, are :mod:`loaders.s1_source`'s.
+Everything here takes arrays or annotation text and returns arrays; fetching the scenes and
+their annotations, and placing radar geometry on the tile grid, are :mod:`loaders.s1_source`'s,
+the tile job :mod:`loaders.s1_job`'s.
 Image coordinates follow the annotations: ``line`` is the row (azimuth) and ``pixel`` the
 column (range sample) of the GRD image, both counted from 0.
 """
@@ -13,25 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-import rasterio
-
-from loaders.ard_io import write_tile
-from loaders.catalog import Catalog, search
-from loaders.dem import (
-    elevation_on_tile,
-    grid_centres,
-    grid_record,
-    pixel_size_m,
-    read_elevation_bands,
-    slope_degrees,
-)
-from loaders.errors import TileDataError
-from loaders.reading import GDAL_READ_SETTINGS, READ_THREADS
-from loaders.tiles import Tile
 
 #: Acquisition windows of the four quarterly composites, (month, day) first and last day,
 #: both included, within the tile's year.
@@ -528,7 +512,7 @@ def fill_missing_quarters(quarter_has_data: Sequence[bool]) -> list[int]:
     else the nearest one in time within the year (ties to the earlier). The year is not
     wrapped: October-December and January-March of one year are nine months apart."""
     if not any(quarter_has_data):
-        raise TileDataError("no_data", "no Sentinel-1 scene covers the tile in any quarter")
+        raise ValueError("no quarter has data to stand in for the others")
     return [
         next(p for p in _nearest_first(q, len(quarter_has_data)) if quarter_has_data[p])
         for q in range(len(quarter_has_data))
@@ -573,134 +557,3 @@ def encode_s1(quarters: np.ndarray) -> np.ndarray:
 def _as_date(value: dt.date) -> dt.date:
     # A datetime is a date, but the two do not compare: reduce it to its (UTC) day.
     return value.date() if isinstance(value, dt.datetime) else value
-
-
-# --- The tile job: search, read, calibrate, flatten, composite, write (the I/O edge) -------------
-
-#: Side of the coarse grid over the tile on which scene footprints are compared.
-FOOTPRINT_CELLS = 20
-
-
-def _db_stats(values: np.ndarray) -> dict:
-    finite = values[np.isfinite(values) & (values > 0)]
-    if finite.size == 0:
-        return {}
-    p05, p50, p95 = np.percentile(10 * np.log10(finite), [5, 50, 95])
-    return {"p05": round(float(p05), 2), "p50": round(float(p50), 2), "p95": round(float(p95), 2)}
-
-
-def run(spec: dict) -> dict:
-    """Produce and write the Sentinel-1 ARD of one tile; returns a summary of its QA record.
-
-    ``spec``: ``tile`` (Tile fields), ``outputs`` (``s1`` and ``s1_dates`` paths), ``qa``
-    (optional path of the QA record), ``stac`` (:class:`~loaders.catalog.Catalog` fields),
-    ``dem_root`` (the Copernicus DEM cells, for terrain flattening), ``requester_pays`` (the
-    GRD bucket's) and optional ``gdal_env`` settings. A tile without any scene in the year's
-    quarters raises :class:`TileDataError` ``no_data``.
-    """
-    # Here, not at the top: loaders.s1_source builds on this module's pure functions.
-    from loaders.s1_source import (
-        COLLECTION,
-        POLARISATIONS,
-        footprint_cells,
-        is_dual_pol_iw,
-        tile_gamma0,
-    )
-
-    tile = Tile(**spec["tile"])
-    catalog = Catalog(**spec["stac"])
-    requester_pays = bool(spec.get("requester_pays", False))
-    lats, lons = grid_centres(tile.bbox)
-    dem_root = spec["dem_root"].rstrip("/")
-    with rasterio.Env(**(GDAL_READ_SETTINGS | spec.get("gdal_env", {}))):
-        found = search(catalog, COLLECTION, tile.bbox, f"{tile.year}-01-01/{tile.year}-12-31")
-        scenes = [
-            item
-            for item in found
-            if is_dual_pol_iw(item) and quarter_of(item.datetime, tile.year) is not None
-        ]
-        if not scenes:
-            raise TileDataError(
-                "no_data",
-                f"no Sentinel-1 IW VV+VH scene in the {tile.year} quarters over {tile.tag} "
-                f"({len(found)} item(s) in the year) in {catalog.url or catalog.path}.",
-            )
-        coarse_lats = np.linspace(lats[0], lats[-1], FOOTPRINT_CELLS)
-        coarse_lons = np.linspace(lons[0], lons[-1], FOOTPRINT_CELLS)
-        footprints = np.stack([footprint_cells(item, coarse_lons, coarse_lats) for item in scenes])
-        chosen = select_quarter_scenes([item.datetime for item in scenes], footprints, tile.year)
-        elevation = elevation_on_tile(
-            read_elevation_bands(tile.bbox, lambda cell: f"{dem_root}/{cell}/{cell}.tif"),
-            tile.bbox,
-        )
-        dx_m, dy_m = pixel_size_m(tile.bbox)
-        slope = slope_degrees(elevation, dx_m, dy_m)
-        aspect = aspect_degrees(elevation, dx_m, dy_m)
-
-        def flattened(job: tuple[int, str]) -> np.ndarray | None:
-            index, pol = job
-            read = tile_gamma0(scenes[index], pol, lons, lats, requester_pays)
-            if read is None:
-                return None
-            return flatten_gamma0(
-                read.gamma0, read.incidence_deg, slope, aspect, read.look_azimuth_deg
-            )
-
-        jobs = [(i, pol) for indices in chosen for i in indices for pol in POLARISATIONS]
-        with ThreadPoolExecutor(READ_THREADS) as pool:
-            layers = dict(zip(jobs, pool.map(flattened, jobs), strict=True))
-
-    quarters = np.full(
-        (len(QUARTERS), len(lats), len(lons), len(POLARISATIONS)), np.nan, np.float32
-    )
-    for q, indices in enumerate(chosen):
-        for p, pol in enumerate(POLARISATIONS):
-            stack = [layers[(i, pol)] for i in indices if layers[(i, pol)] is not None]
-            if stack:
-                quarters[q, ..., p] = median_composite(np.stack(stack))
-    has_data = [bool(np.isfinite(quarters[q]).any()) for q in range(len(QUARTERS))]
-    stand_in = fill_missing_quarters(has_data)
-    filled = fill_gaps(quarters)
-    outputs = {"s1": encode_s1(filled), "s1_dates": S1_DATES.copy()}
-
-    vv = filled[..., POLARISATIONS.index("vv")]
-    qa = {
-        "product": "s1",
-        "tile": tile.tag,
-        "grid": grid_record(tile.bbox),
-        "scenes_found": len(scenes),
-        "scenes_used": sum(1 for layer in layers.values() if layer is not None) // 2,
-        "quarters": [
-            {
-                "quarter": q + 1,
-                "scenes": [
-                    {
-                        "item": scenes[i].id,
-                        "date": scenes[i].datetime.date().isoformat(),
-                        "orbit_state": scenes[i].properties.get("sat:orbit_state"),
-                        "relative_orbit": scenes[i].properties.get("sat:relative_orbit"),
-                        "coverage": round(float(footprints[i].mean()), 3),
-                    }
-                    for i in indices
-                ],
-                "filled_from_quarter": stand_in[q] + 1 if stand_in[q] != q else None,
-                "masked_fraction": round(float(np.isnan(quarters[q]).mean()), 4),
-                "gamma0_db": {
-                    pol: _db_stats(quarters[q, ..., p]) for p, pol in enumerate(POLARISATIONS)
-                },
-            }
-            for q, indices in enumerate(chosen)
-        ],
-        "filled_quarters": [q + 1 for q in range(len(QUARTERS)) if stand_in[q] != q],
-        "nodata_fraction": round(float(np.isnan(filled).mean()), 6),
-        # For the run's outlier checks: the median VV gamma0 in dB, and whether nothing varies.
-        "typical": _db_stats(vv).get("p50", 0.0),
-        "constant": bool(np.nanmin(vv) == np.nanmax(vv)) if np.isfinite(vv).any() else True,
-    }
-    write_tile(spec, qa, outputs)
-    summary_keys = ("product", "tile", "scenes_found", "scenes_used", "filled_quarters")
-    return {
-        "shapes": {name: list(array.shape) for name, array in outputs.items()},
-        # The full record is in the QA file; the run log keeps what the reports need.
-        "qa": {key: qa[key] for key in (*summary_keys, "nodata_fraction", "typical", "constant")},
-    }

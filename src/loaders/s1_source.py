@@ -28,12 +28,35 @@ from shapely import contains_xy
 from shapely.geometry import shape
 
 from loaders import s1
+from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
+from loaders.spec import Catalog
+from loaders.tiles import Tile
 
 COLLECTION = "sentinel-1-grd"
 POLARISATIONS = ("vv", "vh")
 #: Extra image pixels read around the tile's footprint, for the bilinear resampling.
 WINDOW_MARGIN_PX = 2
+#: Side of the coarse grid over the tile on which scene footprints are compared.
+FOOTPRINT_CELLS = 20
+
+
+def search_scenes(catalog: Catalog, tile: Tile) -> list[pystac.Item]:
+    """The IW VV+VH scenes over the tile in its year's quarters; :class:`TileDataError`
+    ``no_data`` if there is none."""
+    found = search(catalog, COLLECTION, tile.bbox, f"{tile.year}-01-01/{tile.year}-12-31")
+    scenes = [
+        item
+        for item in found
+        if is_dual_pol_iw(item) and s1.quarter_of(item.datetime, tile.year) is not None
+    ]
+    if not scenes:
+        raise TileDataError(
+            "no_data",
+            f"no Sentinel-1 IW VV+VH scene in the {tile.year} quarters over {tile.tag} "
+            f"({len(found)} item(s) in the year) in {catalog.url or catalog.path}.",
+        )
+    return scenes
 
 
 def is_dual_pol_iw(item: pystac.Item) -> bool:
@@ -46,6 +69,14 @@ def is_dual_pol_iw(item: pystac.Item) -> bool:
 def footprint_cells(item: pystac.Item, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
     """Which of the points (``lats`` column x ``lons`` row) the item's footprint contains."""
     return contains_xy(shape(item.geometry), lons[None, :], lats[:, None])
+
+
+def scene_footprints(scenes: list[pystac.Item], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """(scenes, n, n) bool: which cells of a coarse n x n grid (:data:`FOOTPRINT_CELLS`) over
+    the tile's pixel centres ``lats`` x ``lons`` each scene covers."""
+    coarse_lats = np.linspace(lats[0], lats[-1], FOOTPRINT_CELLS)
+    coarse_lons = np.linspace(lons[0], lons[-1], FOOTPRINT_CELLS)
+    return np.stack([footprint_cells(item, coarse_lons, coarse_lats) for item in scenes])
 
 
 def read_bytes(href: str, requester_pays: bool = False) -> bytes:

@@ -5,8 +5,8 @@ Stage 1 chooses clean days from SCL at 640 m over the cloud bbox (:func:`cloud_f
 the tile (:func:`nearest_scene_day`), drops images with too many bad pixels
 (:func:`bad_fraction`), builds the cirrus mask (:func:`cirrus_mask`), harmonises the L2A
 offset of processing baseline 04.00 (:func:`decide_offset`) and encodes reflectance
-(:func:`reflectance_u16`). None of them does I/O: :func:`run`, the tile job at the end, reads
-through :mod:`loaders.s2_source` and writes the outputs, as in :mod:`loaders.dem`.
+(:func:`reflectance_u16`). None of them does I/O: searching and reading are
+:mod:`loaders.s2_source`'s, the tile job :mod:`loaders.s2_job`'s.
 """
 
 from __future__ import annotations
@@ -16,35 +16,26 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-import pystac
-import rasterio
 from scipy import ndimage
 
-from loaders.ard_io import write_tile
-from loaders.catalog import Catalog, search
-from loaders.errors import TileDataError
-from loaders.reading import GDAL_READ_SETTINGS, READ_THREADS
-from loaders.s2_source import (
-    BANDS_10M,
-    BANDS_20M,
-    CLOUD_BBOX_HALF_DEG,
-    COLLECTION,
-    VISIBLE,
-    Acquisition,
-    Grid,
-    acquisitions,
-    read_asset,
-    read_mosaics,
-    solar_day,
-    utm_epsg,
-    utm_grid,
-)
-from loaders.tiles import BBox, Tile
+from loaders import tiles
+
+#: Earth Search asset keys of the contract's bands, in the contract's order.
+BANDS_10M = ("blue", "green", "red", "nir")  # B02 B03 B04 B08
+BANDS_20M = ("rededge1", "rededge2", "rededge3", "nir08", "swir16", "swir22")  # B05-B07 B8A B11 B12
+#: The bands whose dark pixels tell whether DNs carry the +1000 offset (see
+#: :func:`pixel_offset_evidence`).
+VISIBLE = ("blue", "green", "red")
+#: Stage 1 looks at clouds over the tile's centre +- 150/360 degree (about 93 km).
+CLOUD_BBOX_HALF_DEG = 150 / 360
+#: Stage 2 drops an image whose SCL at 160 m over the tile is cloudier than this.
+MAX_TILE_BAD_FRACTION = 0.20
+#: A clean day takes the scene over the tile nearest to it, less than this many days away.
+MAX_SCENE_DAY_DISTANCE = 3
 
 #: SCL classes that make a pixel unusable: 0 no data, 1 saturated/defective, 2 dark area,
 #: 3 cloud shadow, 7 unclassified, 8 cloud medium, 9 cloud high, 10 thin cirrus, 11 snow.
@@ -320,7 +311,7 @@ def nearest_scene_day(
     clean_day: datetime.date,
     scene_days: Sequence[datetime.date],
     coverage: Sequence[float],
-    max_days: int = 3,
+    max_days: int = MAX_SCENE_DAY_DISTANCE,
 ) -> int | None:
     """Index of the scene to load for ``clean_day``, or None if no scene is close enough.
 
@@ -511,281 +502,7 @@ def day_of_year(dates: Sequence[datetime.date], year: int) -> np.ndarray:
     return np.array([d.toordinal() - jan1 + 1 for d in dates], dtype=np.int64)
 
 
-# --- The tile job: search, read, decide, write (the I/O edge) ------------------------------------
-
-#: Stage 1 considers only items under this ``eo:cloud_cover`` (per cent of the granule).
-MAX_ITEM_CLOUD_COVER = 50
-#: Stage 2 drops an image whose SCL at 160 m over the tile is cloudier than this.
-MAX_TILE_BAD_FRACTION = 0.20
-#: A clean day takes the scene over the tile nearest to it, less than this many days away.
-MAX_SCENE_DAY_DISTANCE = 3
-ONE_DAY = datetime.timedelta(days=1)
-#: Resolutions of the grids, metres, besides the 10 m and 20 m bands: stage-1 clouds, and the
-#: cirrus mask and stage-2 cloud check.
-CLOUD_GRID_RES, MASK_GRID_RES = 640, 160
-
-
-@dataclass(frozen=True)
-class TileGrids:
-    """The grids of one tile's outputs, all in the UTM zone of the tile's centre."""
-
-    bands_10m: Grid
-    bands_20m: Grid
-    cirrus: Grid
-    clouds: Grid
-
-
-def tile_cloud_bbox(tile: Tile) -> BBox:
+def tile_cloud_bbox(tile: tiles.Tile) -> tiles.BBox:
     """The area whose clouds decide the clean days: the tile's centre +- 150/360 degree."""
     half = CLOUD_BBOX_HALF_DEG
-    return BBox(tile.lon - half, tile.lat - half, tile.lon + half, tile.lat + half)
-
-
-def tile_grids(tile: Tile) -> TileGrids:
-    epsg = utm_epsg(tile.lon, tile.lat)
-    ten = utm_grid(tile.bbox, epsg, 10, snap=20)
-    clouds = utm_grid(tile_cloud_bbox(tile), epsg, CLOUD_GRID_RES, snap=CLOUD_GRID_RES)
-    return TileGrids(ten, ten.coarsened(20), ten.coarsened(MASK_GRID_RES), clouds)
-
-
-def item_offset(item: pystac.Item, visible_dn: np.ndarray) -> OffsetDecision:
-    """How many DNs to subtract from the item's pixels: its metadata checked by its pixels
-    (``visible_dn`` holds the visible bands' DNs of clear land, 0 elsewhere: water, which
-    Sen2Cor can make darker than the offset, would otherwise read as "no offset")."""
-    try:
-        bands = item.assets["red"].extra_fields.get("raster:bands") or [{}]
-        baseline_text = item.properties.get("s2:processing_baseline")
-        baseline = baseline_offset_dn(baseline_text) if baseline_text else None
-        # What raster:bands declare; an item without them (not Earth Search v1) declares what
-        # its baseline implies, and one without a baseline either declares nothing.
-        if "offset" in bands[0]:
-            declared = declared_offset_dn(bands[0].get("scale", EXPECTED_SCALE), bands[0]["offset"])
-        else:
-            declared = baseline if baseline is not None else 0
-    except ValueError as err:
-        raise TileDataError("bad_data", f"Sentinel-2 item {item.id}: {err}") from err
-    # Without a baseline there is nothing to cross-check the declaration against.
-    return decide_offset(
-        declared, declared if baseline is None else baseline, pixel_offset_evidence(visible_dn)
-    )
-
-
-@dataclass(frozen=True)
-class SceneBands:
-    """Reflectance of the kept days on the tile's grids, and how each item was harmonised."""
-
-    bands_10m: np.ndarray
-    bands_20m: np.ndarray
-    valid: np.ndarray
-    offsets: list[dict]
-
-
-def read_scene_bands(
-    days: Sequence[Acquisition], grids: TileGrids, scl_cirrus_grid: np.ndarray
-) -> SceneBands:
-    """Every band of every day on the tile's grids, each item harmonised on its own (one day's
-    granules may differ), the best-covering item first and the others filling its gaps.
-    ``scl_cirrus_grid`` is each day's SCL on the 160 m grid: its clear land decides which
-    pixels testify about the offset."""
-    shape_10m, shape_20m = (
-        (grids.bands_10m.height, grids.bands_10m.width),
-        (grids.bands_20m.height, grids.bands_20m.width),
-    )
-    bands_10m = np.zeros((len(days), *shape_10m, len(BANDS_10M)), np.uint16)
-    bands_20m = np.zeros((len(days), *shape_20m, len(BANDS_20M)), np.uint16)
-    valid = np.zeros((len(days), *shape_10m), bool)
-    scale = round(grids.cirrus.resolution / grids.bands_10m.resolution)
-    land = np.isin(scl_cirrus_grid, CLEAR_LAND_SCL_CLASSES).repeat(scale, 1).repeat(scale, 2)
-    land = land[:, : shape_10m[0], : shape_10m[1]]
-
-    def read_day(index: int) -> list[dict]:
-        decisions = []
-        valid_20m = np.zeros(shape_20m, bool)
-        for item in days[index].items:
-            dn_10m = [read_asset(item, band, grids.bands_10m) for band in BANDS_10M]
-            visible = np.stack([dn_10m[BANDS_10M.index(b)] for b in VISIBLE])
-            decision = item_offset(item, np.where(land[index], visible, 0).astype(np.uint16))
-            decisions.append(
-                {"date": days[index].day.isoformat(), "item": item.id} | asdict(decision)
-            )
-            # A pixel counts where every band has it: nodata borders differ between bands.
-            fill = np.logical_and.reduce([dn != 0 for dn in dn_10m]) & ~valid[index]
-            for b, dn in enumerate(dn_10m):
-                bands_10m[index, ..., b][fill] = reflectance_u16(dn[fill], decision.offset_dn)
-            valid[index] |= fill
-            dn_20m = [read_asset(item, band, grids.bands_20m) for band in BANDS_20M]
-            fill = np.logical_and.reduce([dn != 0 for dn in dn_20m]) & ~valid_20m
-            for b, dn in enumerate(dn_20m):
-                bands_20m[index, ..., b][fill] = reflectance_u16(dn[fill], decision.offset_dn)
-            valid_20m |= fill
-            if valid[index].all() and valid_20m.all():
-                break
-        return decisions
-
-    with ThreadPoolExecutor(READ_THREADS) as pool:
-        offsets = [decision for day in pool.map(read_day, range(len(days))) for decision in day]
-    return SceneBands(bands_10m, bands_20m, valid, offsets)
-
-
-def reflectance_percentiles(bands: np.ndarray, valid: np.ndarray) -> dict:
-    """1st, 50th and 99th percentile of each band's reflectance over valid pixels, exactly,
-    from a histogram of the uint16 values."""
-    stats = {}
-    for b in range(bands.shape[-1]):
-        counts = np.cumsum(np.bincount(bands[..., b][valid], minlength=U16_FULL_SCALE + 1))
-        if counts[-1] == 0:
-            continue
-        ranks = [math.ceil(q * counts[-1]) for q in (0.01, 0.5, 0.99)]
-        values = np.searchsorted(counts, np.maximum(ranks, 1)) / U16_FULL_SCALE
-        stats[b] = dict(
-            zip(("p01", "p50", "p99"), (round(float(v), 4) for v in values), strict=True)
-        )
-    return stats
-
-
-def run(spec: dict) -> dict:
-    """Produce and write the Sentinel-2 ARD of one tile; returns a summary of its QA record.
-
-    ``spec``: ``tile`` (Tile fields), ``outputs`` (path of each contract file by name), ``qa``
-    (optional path of the QA record), ``stac`` (:class:`~loaders.catalog.Catalog` fields: a
-    STAC API ``url`` or a local catalogue ``path``) and optional ``gdal_env`` settings.
-    A tile without any usable scene raises :class:`TileDataError` ``no_data``.
-    """
-    tile = Tile(**spec["tile"])
-    catalog = Catalog(**spec["stac"])
-    grids = tile_grids(tile)
-    with rasterio.Env(**(GDAL_READ_SETTINGS | spec.get("gdal_env", {}))):
-        # Stage 1: the clean days, judged on the clouds around the tile.
-        cloud_bbox = tile_cloud_bbox(tile)
-        # A day more on each side, then the solar days of the year: an overpass's UTC date is
-        # not its local one near the antimeridian.
-        first, last = datetime.date(tile.year, 1, 1), datetime.date(tile.year, 12, 31)
-        candidates = [
-            item
-            for item in search(
-                catalog,
-                COLLECTION,
-                cloud_bbox,
-                f"{first - ONE_DAY}/{last + ONE_DAY}",
-                {"eo:cloud_cover": {"lt": MAX_ITEM_CLOUD_COVER}},
-            )
-            if first <= solar_day(item.datetime, tile.lon) <= last
-        ]
-        if not candidates:
-            raise TileDataError(
-                "no_data",
-                f"no Sentinel-2 scene in {tile.year} over {tile.tag} with less than "
-                f"{MAX_ITEM_CLOUD_COVER} % cloud cover in {catalog.url or catalog.path}.",
-            )
-        cloud_days = acquisitions(candidates, cloud_bbox, tile.lon)
-        scl_clouds = read_mosaics(cloud_days, "scl", grids.clouds)
-        global_cloud, local_cloud = cloud_fractions(scl_clouds)
-        selection = select_clean_days([day.day for day in cloud_days], global_cloud, local_cloud)
-        clean_days = [cloud_days[i].day for i in selection.kept]
-
-        # Stage 2: for each clean day the nearest acquisition over the tile itself.
-        margin = datetime.timedelta(days=MAX_SCENE_DAY_DISTANCE)
-        tile_days = acquisitions(
-            search(catalog, COLLECTION, tile.bbox, f"{first - margin}/{last + margin}"),
-            tile.bbox,
-            tile.lon,
-        )
-        matched = {
-            nearest_scene_day(day, [d.day for d in tile_days], [d.coverage for d in tile_days])
-            for day in clean_days
-        }
-        chosen = sorted(matched - {None})
-        scl_tile = read_mosaics([tile_days[i] for i in chosen], "scl", grids.cirrus)
-        tile_bad = bad_fraction(scl_tile)
-        usable = tile_bad <= MAX_TILE_BAD_FRACTION
-        kept = [i for i, ok in zip(chosen, usable, strict=True) if ok]
-        if not kept:
-            raise TileDataError(
-                "no_data",
-                f"no usable Sentinel-2 scene in {tile.year} over {tile.tag}: "
-                f"{len(cloud_days)} day(s) found around it, {len(clean_days)} clean enough, "
-                f"{len(chosen)} matched over the tile"
-                + (
-                    f", none with at most {MAX_TILE_BAD_FRACTION:.0%} cloudy pixels there."
-                    if chosen
-                    else "."
-                ),
-            )
-        scenes = read_scene_bands([tile_days[i] for i in kept], grids, scl_tile[usable])
-
-    outputs = {
-        "s2_10": scenes.bands_10m,
-        "s2_20": scenes.bands_20m,
-        "s2_dates": day_of_year([tile_days[i].day for i in kept], tile.year),
-        "clouds": clouds_grid(scl_clouds),
-        "cloudmask": cirrus_mask(scl_tile[usable]).astype(np.uint8),
-        "clean_steps": np.array([legacy_day_number(d, tile.year) for d in clean_days], np.int64),
-    }
-    qa = {
-        "product": "s2",
-        "tile": tile.tag,
-        "grid": {
-            "crs": grids.bands_10m.crs,
-            "transform": list(grids.bands_10m.transform)[:6],
-            "shape": [grids.bands_10m.height, grids.bands_10m.width],
-        },
-        "cloud_grid": {
-            "transform": list(grids.clouds.transform)[:6],
-            "shape": [grids.clouds.height, grids.clouds.width],
-        },
-        "scenes_found": len(candidates),
-        "days_found": len(cloud_days),
-        "clean_days": len(clean_days),
-        "kept": len(kept),
-        "cloud_scores": [
-            {
-                "date": day.day.isoformat(),
-                "items": len(day.items),
-                "global": round(float(global_cloud[i]), 4),
-                "local": round(float(local_cloud[i]), 4),
-                "score": round(float(selection.score[i]), 4),
-                "dropped": selection.dropped_reason[i],
-            }
-            for i, day in enumerate(cloud_days)
-        ],
-        "tile_scenes": [
-            {
-                "date": tile_days[i].day.isoformat(),
-                "items": [item.id for item in tile_days[i].items],
-                "coverage": tile_days[i].coverage,
-                "bad_fraction": round(float(fraction), 4),
-                "kept": bool(ok),
-            }
-            for i, fraction, ok in zip(chosen, tile_bad, usable, strict=True)
-        ],
-        "offsets": scenes.offsets,
-        "offset_disagreements": sum(1 for o in scenes.offsets if o["disagreement"]),
-        "nodata_fraction": round(1 - float(scenes.valid.mean()), 6),
-        "reflectance": {
-            **{
-                BANDS_10M[b]: stats
-                for b, stats in reflectance_percentiles(scenes.bands_10m, scenes.valid).items()
-            },
-            **{
-                BANDS_20M[b]: stats
-                for b, stats in reflectance_percentiles(
-                    scenes.bands_20m, scenes.valid[:, ::2, ::2]
-                ).items()
-            },
-        },
-    }
-    nir = scenes.bands_10m[..., BANDS_10M.index("nir")]
-    # For the run's outlier checks: the median NIR reflectance, and whether nothing varies.
-    qa["typical"] = qa["reflectance"].get("nir", {}).get("p50", 0.0)
-    qa["constant"] = bool(nir.min() == nir.max())
-    write_tile(spec, qa, outputs)
-    summary_keys = ("product", "tile", "scenes_found", "days_found", "clean_days", "kept")
-    return {
-        "shapes": {name: list(array.shape) for name, array in outputs.items()},
-        # The full record is in the QA file; the run log keeps what the reports need.
-        "qa": {key: qa[key] for key in summary_keys}
-        | {
-            key: qa[key]
-            for key in ("offset_disagreements", "nodata_fraction", "typical", "constant")
-        },
-    }
+    return tiles.BBox(tile.lon - half, tile.lat - half, tile.lon + half, tile.lat + half)

@@ -1,6 +1,5 @@
-"""Sentinel-2 L2A sources of a tile: catalogue searches, and reads of item assets onto the tile's
-grids. Everything here does I/O; what to keep and how to convert it are :mod:`loaders.s2`'s
-pure functions.
+"""Sentinel-2 L2A sources of a tile: catalogue searches, the tile's grids, and reads of item
+assets onto them. What to keep and how to convert it are :mod:`loaders.s2`'s pure functions.
 
 Each asset is read through GDAL's warper onto a grid of the tile's own UTM zone, with nearest
 resampling: a granule of the same zone lies on the same 20 m lattice, so its pixels arrive
@@ -14,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 
 import numpy as np
@@ -30,18 +29,20 @@ from shapely.geometry import Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
+from loaders import s2
+from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
 from loaders.reading import READ_THREADS
-from loaders.tiles import BBox
+from loaders.spec import Catalog
+from loaders.tiles import BBox, Tile
 
 COLLECTION = "sentinel-2-l2a"
-#: Earth Search asset keys of the contract's bands, in the contract's order.
-BANDS_10M = ("blue", "green", "red", "nir")  # B02 B03 B04 B08
-BANDS_20M = ("rededge1", "rededge2", "rededge3", "nir08", "swir16", "swir22")  # B05-B07 B8A B11 B12
-#: The bands whose dark pixels tell whether DNs carry the +1000 offset (see loaders.s2).
-VISIBLE = ("blue", "green", "red")
-#: Stage 1 looks at clouds over the tile's centre +- 150/360 degree (about 93 km).
-CLOUD_BBOX_HALF_DEG = 150 / 360
+#: Stage 1 considers only items under this ``eo:cloud_cover`` (per cent of the granule).
+MAX_ITEM_CLOUD_COVER = 50
+#: Resolutions of the grids, metres, besides the 10 m and 20 m bands: stage-1 clouds, and the
+#: cirrus mask and stage-2 cloud check.
+CLOUD_GRID_RES, MASK_GRID_RES = 640, 160
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -203,3 +204,143 @@ def read_mosaics(
     if not layers:
         return np.zeros((0, grid.height, grid.width), np.uint8)
     return np.stack(layers)
+
+
+@dataclass(frozen=True)
+class TileGrids:
+    """The grids of one tile's outputs, all in the UTM zone of the tile's centre."""
+
+    bands_10m: Grid
+    bands_20m: Grid
+    cirrus: Grid
+    clouds: Grid
+
+
+def tile_grids(tile: Tile) -> TileGrids:
+    epsg = utm_epsg(tile.lon, tile.lat)
+    ten = utm_grid(tile.bbox, epsg, 10, snap=20)
+    clouds = utm_grid(s2.tile_cloud_bbox(tile), epsg, CLOUD_GRID_RES, snap=CLOUD_GRID_RES)
+    return TileGrids(ten, ten.coarsened(20), ten.coarsened(MASK_GRID_RES), clouds)
+
+
+def year_days(year: int) -> tuple[date, date]:
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def cloud_candidates(catalog: Catalog, tile: Tile) -> list[pystac.Item]:
+    """The items whose clouds decide the clean days: over the tile's cloud bbox, of its year's
+    solar days, less cloudy than :data:`MAX_ITEM_CLOUD_COVER`; :class:`TileDataError`
+    ``no_data`` if there is none."""
+    first, last = year_days(tile.year)
+    # A day more on each side, then the solar days of the year: an overpass's UTC date is not
+    # its local one near the antimeridian.
+    found = search(
+        catalog,
+        COLLECTION,
+        s2.tile_cloud_bbox(tile),
+        f"{first - ONE_DAY}/{last + ONE_DAY}",
+        {"eo:cloud_cover": {"lt": MAX_ITEM_CLOUD_COVER}},
+    )
+    candidates = [item for item in found if first <= solar_day(item.datetime, tile.lon) <= last]
+    if not candidates:
+        raise TileDataError(
+            "no_data",
+            f"no Sentinel-2 scene in {tile.year} over {tile.tag} with less than "
+            f"{MAX_ITEM_CLOUD_COVER} % cloud cover in {catalog.url or catalog.path}.",
+        )
+    return candidates
+
+
+def tile_acquisitions(catalog: Catalog, tile: Tile) -> list[Acquisition]:
+    """The solar days with scenes over the tile itself, any cloud cover, from the year's clean
+    days' reach (:data:`loaders.s2.MAX_SCENE_DAY_DISTANCE` around the year)."""
+    first, last = year_days(tile.year)
+    margin = timedelta(days=s2.MAX_SCENE_DAY_DISTANCE)
+    found = search(catalog, COLLECTION, tile.bbox, f"{first - margin}/{last + margin}")
+    return acquisitions(found, tile.bbox, tile.lon)
+
+
+def item_offset(item: pystac.Item, visible_dn: np.ndarray) -> s2.OffsetDecision:
+    """How many DNs to subtract from the item's pixels: its metadata checked by its pixels
+    (``visible_dn`` holds the visible bands' DNs of clear land, 0 elsewhere: water, which
+    Sen2Cor can make darker than the offset, would otherwise read as "no offset")."""
+    try:
+        bands = item.assets["red"].extra_fields.get("raster:bands") or [{}]
+        baseline_text = item.properties.get("s2:processing_baseline")
+        baseline = s2.baseline_offset_dn(baseline_text) if baseline_text else None
+        # What raster:bands declare; an item without them (not Earth Search v1) declares what
+        # its baseline implies, and one without a baseline either declares nothing.
+        if "offset" in bands[0]:
+            declared = s2.declared_offset_dn(
+                bands[0].get("scale", s2.EXPECTED_SCALE), bands[0]["offset"]
+            )
+        else:
+            declared = baseline if baseline is not None else 0
+    except ValueError as err:
+        raise TileDataError("bad_data", f"Sentinel-2 item {item.id}: {err}") from err
+    # Without a baseline there is nothing to cross-check the declaration against.
+    return s2.decide_offset(
+        declared, declared if baseline is None else baseline, s2.pixel_offset_evidence(visible_dn)
+    )
+
+
+@dataclass(frozen=True)
+class SceneBands:
+    """Reflectance of the kept days on the tile's grids, and how each item was harmonised."""
+
+    bands_10m: np.ndarray
+    bands_20m: np.ndarray
+    valid: np.ndarray
+    offsets: list[dict]
+
+
+def read_scene_bands(
+    days: Sequence[Acquisition], grids: TileGrids, scl_cirrus_grid: np.ndarray
+) -> SceneBands:
+    """Every band of every day on the tile's grids, each item harmonised on its own (one day's
+    granules may differ), the best-covering item first and the others filling its gaps.
+    ``scl_cirrus_grid`` is each day's SCL on the 160 m grid: its clear land decides which
+    pixels testify about the offset."""
+    shape_10m, shape_20m = (
+        (grids.bands_10m.height, grids.bands_10m.width),
+        (grids.bands_20m.height, grids.bands_20m.width),
+    )
+    bands_10m = np.zeros((len(days), *shape_10m, len(s2.BANDS_10M)), np.uint16)
+    bands_20m = np.zeros((len(days), *shape_20m, len(s2.BANDS_20M)), np.uint16)
+    valid = np.zeros((len(days), *shape_10m), bool)
+    scale = round(grids.cirrus.resolution / grids.bands_10m.resolution)
+    land = np.isin(scl_cirrus_grid, s2.CLEAR_LAND_SCL_CLASSES).repeat(scale, 1).repeat(scale, 2)
+    land = land[:, : shape_10m[0], : shape_10m[1]]
+
+    def read_day(index: int) -> list[dict]:
+        decisions = []
+        valid_20m = np.zeros(shape_20m, bool)
+        for item in days[index].items:
+            dn_10m = [read_asset(item, band, grids.bands_10m) for band in s2.BANDS_10M]
+            visible = np.stack([dn_10m[s2.BANDS_10M.index(b)] for b in s2.VISIBLE])
+            decision = item_offset(item, np.where(land[index], visible, 0).astype(np.uint16))
+            decisions.append(
+                {"date": days[index].day.isoformat(), "item": item.id} | asdict(decision)
+            )
+            fill_gaps(bands_10m[index], valid[index], dn_10m, decision.offset_dn)
+            dn_20m = [read_asset(item, band, grids.bands_20m) for band in s2.BANDS_20M]
+            fill_gaps(bands_20m[index], valid_20m, dn_20m, decision.offset_dn)
+            if valid[index].all() and valid_20m.all():
+                break
+        return decisions
+
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        offsets = [decision for day in pool.map(read_day, range(len(days))) for decision in day]
+    return SceneBands(bands_10m, bands_20m, valid, offsets)
+
+
+def fill_gaps(
+    reflectance: np.ndarray, valid: np.ndarray, dns: list[np.ndarray], offset_dn: int
+) -> None:
+    """Encode into ``reflectance`` (h, w, bands) the pixels of ``dns`` (one (h, w) array per
+    band) that ``valid`` lacks, and mark them valid. A pixel counts where every band has it:
+    nodata borders differ between bands."""
+    fill = np.logical_and.reduce([dn != 0 for dn in dns]) & ~valid
+    for b, dn in enumerate(dns):
+        reflectance[..., b][fill] = s2.reflectance_u16(dn[fill], offset_dn)
+    valid |= fill

@@ -1,23 +1,22 @@
-"""Snakemake executor plugin that runs tile jobs as Lithops calls, one ``map`` per region.
+"""Snakemake executor plugin that runs tile jobs as Lithops calls, one ``map`` per region and
+memory size.
 
-A rule opts in with two params: ``loader`` (the JSON-able job spec handed to
-``loaders.jobs.run_job`` in the worker) and ``lithops`` (``region``, ``config`` - a Lithops
-config file -, ``memory_mb`` and ``retries``). Workers write their outputs themselves; the
-executor reports each call's outcome to Snakemake, retries calls that failed for reasons other
-than the tile's data or a destination refusing the outputs, and appends every attempt to a
-JSON-lines run log. Once the destination has refused an output, it starts and retries no
-further call: the calls Lithops has queued but not started are dropped.
+A rule opts in with its ``loader`` and ``lithops`` params and its ``resources: mem_mb`` (see
+call_options). Workers write their outputs themselves; the executor reports each call's outcome
+to Snakemake, retries calls that failed for reasons other than the tile's data or a destination
+refusing the outputs (see outcomes), and appends every attempt to a JSON-lines run log (see
+run_log). Once the destination has refused an output, it starts and retries no further call:
+the calls Lithops has queued but not started are dropped.
+
+This module is the lifecycle: submitting, checking, cancelling, shutting down.
 """
 
 import json
 import logging
 import os
 import queue
-import re
-import sys
 import threading
 import time
-import traceback
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncGenerator
@@ -25,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import lithops
-import yaml
 from lithops.constants import SESSION_ID_ENV as LITHOPS_SESSION_ENV
 from lithops.constants import TOTAL_EXECUTORS_ENV as LITHOPS_EXECUTOR_COUNT_ENV
 from lithops.wait import ALWAYS
@@ -36,12 +34,32 @@ from snakemake_interface_executor_plugins.jobs import JobExecutorInterface
 from snakemake_interface_executor_plugins.settings import CommonSettings, ExecutorSettingsBase
 
 from loaders.ard_io import abort_unfinished_uploads, remove_partials
-from loaders.errors import DestinationWriteError, TileDataError
+from loaders.errors import DestinationWriteError
 from loaders.jobs import run_job
+from snakemake_executor_plugin_lithops.call_options import CallOptions, call_options
+from snakemake_executor_plugin_lithops.lithops_config import load_lithops_config
+from snakemake_executor_plugin_lithops.outcomes import (
+    LOST_CALL_MESSAGE,
+    NOT_RETRIED,
+    LostCallError,
+    call_lost,
+    call_outcome,
+    describe_error,
+    should_retry,
+    traceback_tail,
+)
+from snakemake_executor_plugin_lithops.run_log import append_record, attempt_record
+from ttc_ard.plan import plan_file, planned_cost
 from ttc_ard.reports import write_reports
 
-#: Errors that a retry of the call would only meet again, at the price of the tile's computation.
-NOT_RETRIED = (TileDataError, DestinationWriteError)
+# What Snakemake takes from this package, and what the tests of the worker side use.
+__all__ = [
+    "NOT_RETRIED",
+    "Executor",
+    "ExecutorSettings",
+    "common_settings",
+    "remove_job_leftovers",
+]
 
 
 @dataclass
@@ -95,6 +113,10 @@ class Executor(RemoteExecutor):
             self.workflow.config["report_dir"], "run_logs"
         )
         self.run_log = Path(log_dir) / f"{self.run_id}.jsonl"
+        # The workflow's onstart hook writes the plan it checked there once this executor is
+        # made (Snakemake makes its executor first); a plan left by an earlier run is not ours.
+        self.plan_file = plan_file(self.workflow.persistence.aux_path)
+        self.plan_file.unlink(missing_ok=True)
         # Lithops keeps its session id in the environment, for the processes it spawns. One
         # inherited from a parent process would give this run the parent's storage keys, and
         # the parent's cleanup would delete this run's job data: each run is its own session.
@@ -119,8 +141,8 @@ class Executor(RemoteExecutor):
     def run_jobs(self, jobs: list[JobExecutorInterface]):
         batches = defaultdict(list)
         for job in jobs:
-            options = lithops_options(job)
-            batches[(options["config"], options["region"], options["memory_mb"])].append(job)
+            options = call_options(job)
+            batches[(options.config, options.region, options.memory_mb)].append(job)
         for (config_file, region, memory_mb), batch in batches.items():
             fexec = self.function_executor(config_file, region)
             # Under the lock from the refusal check to the calls' registration: the status
@@ -170,25 +192,8 @@ class Executor(RemoteExecutor):
             # Snakemake starts the checking thread before its executor is fully built (the rate
             # limiter below comes after); with nothing submitted there is nothing to read yet.
             return
-        by_executor = defaultdict(list)
-        for info in active_jobs:
-            by_executor[id(info.aux["fexec"])].append(info)
         async with self.status_rate_limiter:
-            for infos in by_executor.values():
-                try:
-                    with self.lithops_lock:
-                        infos[0].aux["fexec"].wait(
-                            [info.aux["future"] for info in infos],
-                            throw_except=False,
-                            return_when=ALWAYS,
-                            show_progressbar=False,
-                        )
-                except Exception as err:
-                    # A status read that fails is tried again at the next check; letting it
-                    # escape would end Snakemake's checking thread and hang the run.
-                    self.logger.warning(
-                        f"Reading the Lithops call states failed ({err}); retrying."
-                    )
+            self.read_call_states(active_jobs)
         for info in active_jobs:
             if self.cancelling:
                 # The calls are being killed on purpose: no outcome to report, nothing to retry.
@@ -205,34 +210,60 @@ class Executor(RemoteExecutor):
             else:
                 yield info
                 continue
-            first_refusal = (
-                isinstance(error, DestinationWriteError) and self.destination_refusal is None
-            )
-            if first_refusal:
-                self.destination_refusal = error
-            # After a refusal no call is retried: its outputs would be refused too.
-            retry = error is not None and not isinstance(error, NOT_RETRIED)
-            retry = retry and self.destination_refusal is None
-            retry = retry and info.aux["attempt"] <= lithops_options(info.job)["retries"]
-            self.log_attempt(info, result, error, final=not retry)
-            if error is not None:
-                # The call is over, its worker gone (a killed one may have left temporary files).
-                remove_job_leftovers(info)
-            if not retry:
-                self.unsettled.pop(info.job.jobid, None)
-            if error is None:
-                summary = json.dumps(result, indent=2, sort_keys=True)
-                write_job_log(info, f"success after {info.aux['attempt']} attempt(s)\n", summary)
-                self.report_job_success(info)
-            elif retry:
-                self.resubmit(info)
+            if self.settle(info, result, error):
                 yield info
-            else:
-                message = describe_error(error, info.aux["attempt"])
-                write_job_log(info, message, traceback_tail(error))
-                self.report_job_error(info, msg=message)
-            if first_refusal:
-                self.cancel_unstarted_calls()
+
+    def read_call_states(self, active_jobs: list[SubmittedJobInfo]):
+        """Let Lithops update the futures of the active calls, one non-blocking wait per
+        Lithops executor: futures change state only inside a wait."""
+        by_executor = defaultdict(list)
+        for info in active_jobs:
+            by_executor[id(info.aux["fexec"])].append(info)
+        for infos in by_executor.values():
+            try:
+                with self.lithops_lock:
+                    infos[0].aux["fexec"].wait(
+                        [info.aux["future"] for info in infos],
+                        throw_except=False,
+                        return_when=ALWAYS,
+                        show_progressbar=False,
+                    )
+            except Exception as err:
+                # A status read that fails is tried again at the next check; letting it
+                # escape would end Snakemake's checking thread and hang the run.
+                self.logger.warning(f"Reading the Lithops call states failed ({err}); retrying.")
+
+    def settle(self, info: SubmittedJobInfo, result, error: BaseException | None) -> bool:
+        """Log the outcome of ``info``'s call, then start the call again or report the job's
+        end to Snakemake; whether the call was started again (its job is still active)."""
+        options = call_options(info.job)
+        first_refusal = (
+            isinstance(error, DestinationWriteError) and self.destination_refusal is None
+        )
+        if first_refusal:
+            self.destination_refusal = error
+        retry = should_retry(
+            error, info.aux["attempt"], options.retries, self.destination_refusal is not None
+        )
+        self.log_attempt(info, result, error, final=not retry)
+        if error is not None:
+            # The call is over, its worker gone (a killed one may have left temporary files).
+            remove_job_leftovers(info)
+        if retry:
+            self.resubmit(info, options)
+            return True
+        self.unsettled.pop(info.job.jobid, None)
+        if error is None:
+            summary = json.dumps(result, indent=2, sort_keys=True)
+            write_job_log(info, f"success after {info.aux['attempt']} attempt(s)\n", summary)
+            self.report_job_success(info)
+        else:
+            message = describe_error(error, info.aux["attempt"])
+            write_job_log(info, message, traceback_tail(error))
+            self.report_job_error(info, msg=message)
+        if first_refusal:
+            self.cancel_unstarted_calls()
+        return False
 
     def cancel_unstarted_calls(self):
         """Drop the calls that Lithops has queued but not started, and fail their jobs as not
@@ -293,17 +324,13 @@ class Executor(RemoteExecutor):
     def write_reports(self):
         """The run's reports and plots, after every run: finished, failed or cancelled."""
         config = self.workflow.config
-        plan = next(
-            (h.plan for h in logging.getLogger("snakemake.logging").handlers if hasattr(h, "plan")),
-            None,
-        )
         folder = write_reports(
             self.run_log,
             self.run_id,
             Path(config["report_dir"]),
             Path(config["plot_dir"]),
             config["lambda_price_per_gb_second"],
-            None if plan is None else plan.cost_usd,
+            planned_cost(self.plan_file),
         )
         if folder is not None:
             headline = (folder / "report.txt").read_text().split("\n\n")[:2]
@@ -326,12 +353,11 @@ class Executor(RemoteExecutor):
             logging.getLogger("lithops.future").setLevel(logging.ERROR)
         return self.function_executors[config_file]
 
-    def resubmit(self, info: SubmittedJobInfo):
-        options = lithops_options(info.job)
+    def resubmit(self, info: SubmittedJobInfo, options: CallOptions):
         fexec = info.aux["fexec"]
         with self.lithops_lock:
             future = fexec.call_async(
-                run_job, (info.job.params.loader,), runtime_memory=options["memory_mb"]
+                run_job, (info.job.params.loader,), runtime_memory=options.memory_mb
             )
         info.aux["future"] = future
         info.aux["attempt"] += 1
@@ -339,40 +365,33 @@ class Executor(RemoteExecutor):
         info.external_jobid = call_name(future)
         self.logger.info(
             f"Retrying job {info.job.jobid} ({info.job.name}), attempt {info.aux['attempt']} "
-            f"of {options['retries'] + 1}."
+            f"of {options.retries + 1}."
         )
 
     def log_attempt(self, info: SubmittedJobInfo, result, error, final: bool):
         """Append one call attempt to this run's JSON-lines log."""
-        job = info.job
-        options = lithops_options(job)
-        # A job held back (see hold_back) has no call: no backend, nothing measured.
-        future, fexec = info.aux.get("future"), info.aux.get("fexec")
-        record = {
-            "run_id": self.run_id,
-            "jobid": job.jobid,
-            "rule": job.name,
-            "wildcards": dict(job.wildcards.items()),
-            "tile": job.params.loader.get("tile"),
-            "outputs": list(job.params.loader["outputs"].values()),
-            "region": options["region"],
-            "memory_mb": options["memory_mb"],
-            "backend": fexec and fexec.backend,
-            "call": info.external_jobid,
-            "attempt": info.aux["attempt"],
-            "final": final,
-            # When this executor learned the outcome (epoch seconds, like Lithops' timestamps).
-            "settled": round(time.time(), 3),
-            "status": call_status(error),
-            "reason": getattr(error, "reason", None),
-            "error": None if error is None else f"{type(error).__name__}: {error}",
-            "traceback_tail": None if error is None else traceback_tail(error),
-            "result": result,
-            "stats": {k: v for k, v in future.stats.items() if is_number(v)} if future else {},
-        }
-        self.run_log.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.run_log, "a") as log:
-            log.write(json.dumps(record, sort_keys=True) + "\n")
+        record = attempt_record(
+            info,
+            call_options(info.job),
+            run_id=self.run_id,
+            result=result,
+            error=error,
+            final=final,
+            settled=time.time(),
+        )
+        append_record(self.run_log, record)
+
+
+def call_name(future) -> str:
+    """The call's id as Lithops logs it: executor/job/call."""
+    return f"{future.executor_id}/{future.job_id}/{future.call_id}"
+
+
+def write_job_log(info: SubmittedJobInfo, headline: str, body: str) -> None:
+    """Write the call's outcome to the rule's log file, where --show-failed-logs looks."""
+    for log_path in info.job.log:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(log_path).write_text(f"{headline}{body}\n")
 
 
 def remove_job_leftovers(info: SubmittedJobInfo) -> None:
@@ -391,89 +410,6 @@ def remove_job_leftovers(info: SubmittedJobInfo) -> None:
             logging.getLogger(__name__).warning(
                 f"Could not abort unfinished uploads of {output}: {err}"
             )
-
-
-def lithops_options(job: JobExecutorInterface) -> dict:
-    """The rule's ``lithops`` params; a rule without them cannot run through this executor."""
-    options = getattr(job.params, "lithops", None)
-    if not options or not hasattr(job.params, "loader"):
-        raise WorkflowError(
-            f"Rule {job.name} has no 'loader' and 'lithops' params, so the lithops executor "
-            "cannot run it. Declare it in localrules, or give it both params."
-        )
-    return options
-
-
-def load_lithops_config(path: str) -> dict:
-    """Read a Lithops config file, expanding ``${VAR}`` from the environment.
-
-    For the localhost backend the workers run this very interpreter: Lithops would otherwise
-    start ``python`` from PATH, which lacks the loaders outside an activated environment.
-    """
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise WorkflowError(
-            f"Cannot read the Lithops config {path}: {err.strerror}. Point the config key "
-            "lithops_config at an existing file (see config/lithops/)."
-        ) from err
-    unset: set[str] = set()
-    config = expand_environment(yaml.safe_load(text) or {}, unset)
-    if unset:
-        raise WorkflowError(
-            f"The Lithops config {path} uses the environment variable(s) "
-            f"{', '.join(sorted(unset))}, which are not set. Export them (see README, "
-            "'Running on AWS') and run again."
-        )
-    if config.get("lithops", {}).get("backend", "localhost") == "localhost":
-        config.setdefault("localhost", {}).setdefault("runtime", sys.executable)
-    return config
-
-
-def expand_environment(value, unset: set[str]):
-    """``value`` with ``${VAR}`` in its strings replaced from the environment; the names of
-    variables that are not set are added to ``unset``."""
-    if isinstance(value, dict):
-        return {key: expand_environment(item, unset) for key, item in value.items()}
-    if isinstance(value, list):
-        return [expand_environment(item, unset) for item in value]
-    if isinstance(value, str):
-        unset.update(name for name in re.findall(r"\$\{(\w+)\}", value) if name not in os.environ)
-        return os.path.expandvars(value)
-    return value
-
-
-def call_name(future) -> str:
-    """The call's id as Lithops logs it: executor/job/call."""
-    return f"{future.executor_id}/{future.job_id}/{future.call_id}"
-
-
-class LostCallError(RuntimeError):
-    """A call that Lithops ran but that never reported an outcome."""
-
-
-#: Seconds a call may stay unreported once Lithops has run every task of its map: the worker
-#: writes the call's status before it exits, and Lithops reads it within a few seconds.
-LOST_CALL_GRACE_SECONDS = 30
-
-LOST_CALL_MESSAGE = (
-    "the Lithops worker process ended without reporting an outcome (killed, or crashed "
-    f"before writing its status; nothing came {LOST_CALL_GRACE_SECONDS} s after its map ended)"
-)
-
-
-def call_lost(info: SubmittedJobInfo, now: float) -> bool:
-    """Whether an unreported localhost call is lost: every task of its map has run, and it
-    has stayed unreported for LOST_CALL_GRACE_SECONDS since. A localhost worker whose process
-    group is killed writes no status, and Lithops would then wait for the call forever (a run
-    was seen hanging so, every other call done)."""
-    env = getattr(info.aux["fexec"].compute_handler, "env", None)  # localhost backends only
-    latch = getattr(env, "jobs", {}).get(info.aux["future"].job_key)
-    if latch is None or not latch.done:
-        info.aux.pop("unreported_since", None)
-        return False
-    since = info.aux.setdefault("unreported_since", now)
-    return now - since > LOST_CALL_GRACE_SECONDS
 
 
 def drop_queued(fexec: lithops.FunctionExecutor) -> set[tuple[str, str]]:
@@ -498,50 +434,3 @@ def drop_queued(fexec: lithops.FunctionExecutor) -> set[tuple[str, str]]:
         # when its running calls end, which ends Lithops' job manager thread (it would keep
         # the process alive) and lets call_lost notice a running call that dies.
         env.jobs[task["job_key"]].unlock()
-
-
-def call_outcome(future) -> tuple[object, BaseException | None]:
-    """The call's result, or the exception it raised in the worker (or that ended the worker)."""
-    # Lithops installs its own sys.excepthook when it re-raises; keep ours.
-    hook = sys.excepthook
-    try:
-        return future.result(throw_except=True), None
-    except Exception as err:
-        return None, err
-    finally:
-        sys.excepthook = hook
-
-
-def call_status(error: BaseException | None) -> str:
-    """``success``, ``failed`` (the tile's data is at fault), ``cancelled`` (the run was
-    stopped) or ``error`` (anything else, a destination refusing the outputs included)."""
-    if error is None:
-        return "success"
-    if isinstance(error, KeyboardInterrupt):
-        return "cancelled"
-    return "failed" if isinstance(error, TileDataError) else "error"
-
-
-def describe_error(error: BaseException, attempts: int) -> str:
-    if isinstance(error, TileDataError):
-        kind = "tile data problem, not retried"
-    elif isinstance(error, DestinationWriteError):
-        kind = "the destination refuses the outputs, not retried"
-    else:
-        kind = "error"
-    return f"{type(error).__name__} ({kind}) after {attempts} attempt(s): {error}\n"
-
-
-def traceback_tail(error: BaseException, lines: int = 15) -> str:
-    return "".join(traceback.format_exception(error)[-lines:])
-
-
-def write_job_log(info: SubmittedJobInfo, headline: str, body: str) -> None:
-    """Write the call's outcome to the rule's log file, where --show-failed-logs looks."""
-    for log_path in info.job.log:
-        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-        Path(log_path).write_text(f"{headline}{body}\n")
-
-
-def is_number(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

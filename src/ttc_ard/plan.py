@@ -4,7 +4,8 @@ Snakemake logs a RUN_INFO record with the jobs it will run per rule, in dry and 
 alike, before anything is scheduled. :class:`PlanLogHandler`, attached to its logger while the
 workflow is parsed, turns that record into a :class:`Plan`: per product, jobs to run, outputs
 present, region, memory and the Lambda cost estimate, which the workflow's ``onstart`` hook
-checks against the budget before any job starts.
+checks against the budget before any job starts, then writes to :func:`plan_file` for the
+executor's report of the run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import logging
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from snakemake_interface_logger_plugins.common import LogEvent
@@ -83,6 +84,28 @@ class Plan:
             f"${self.price_per_gb_second:.8f} per GB-second, whatever the backend of this run"
         )
         return "\n".join(lines)
+
+
+def plan_file(aux_path: str | Path) -> Path:
+    """Where a real run's ``onstart`` hook leaves the plan it checked, for the executor: in
+    Snakemake's auxiliary folder of the working directory (``workflow.persistence.aux_path``),
+    which the workflow and the executor plugin both get from Snakemake and which Snakemake's
+    lock keeps to one run at a time."""
+    return Path(aux_path) / "ttc_ard_plan.json"
+
+
+def write_plan(plan: Plan, path: Path) -> None:
+    """Write ``plan`` to ``path`` as JSON: its products, its budget and its estimated cost."""
+    path.write_text(json.dumps(asdict(plan) | {"cost_usd": plan.cost_usd}, indent=2) + "\n")
+
+
+def planned_cost(path: Path) -> float | None:
+    """The estimated cost of the plan written to ``path``; None when no plan was written (a
+    run with --no-hooks neither checks its plan nor hands it over)."""
+    try:
+        return json.loads(path.read_text())["cost_usd"]
+    except FileNotFoundError:
+        return None
 
 
 def usd(amount: float) -> str:

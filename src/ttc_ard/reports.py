@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from loaders import qa  # noqa: E402
 from loaders.ard_io import replace_atomically  # noqa: E402
 from ttc_ard.plan import read_run_log  # noqa: E402
 from ttc_ard.request import CSV_COLUMNS  # noqa: E402
@@ -144,43 +145,46 @@ MAX_NODATA_FRACTION = 0.05
 
 
 def qa_lines(records: list[dict]) -> list[str]:
-    """Per product, the spread of the tiles' typical values and the tiles that look wrong:
-    constant over the whole tile, or far outside the other tiles of the run (beyond 3
-    interquartile ranges from the quartiles, with at least 4 tiles to compare); and, where a
-    loader records them, scenes whose metadata disagreed with their pixels and outputs with
-    many pixels no scene covered."""
+    """From the QA summaries in the run log (:func:`loaders.qa.summary`), per product: the
+    spread of the tiles' typical values and the tiles that look wrong: constant over the whole
+    tile, or far outside the other tiles of the run (beyond 3 interquartile ranges from the
+    quartiles, with at least 4 tiles to compare); and, where a loader records them, scenes
+    whose metadata disagreed with their pixels and outputs with many pixels no scene
+    covered."""
     by_product = defaultdict(list)
     for record in records:
         if record.get("qa"):
             by_product[record["product"]].append((record["tile"], record["qa"]))
     lines = []
     for product, tiles in sorted(by_product.items()):
-        typical = [qa["typical"] for _, qa in tiles]
+        typical = [summary[qa.TYPICAL] for _, summary in tiles]
         lines += [
             "",
             f"data quality, {product}: {len(tiles)} tile(s), typical value min / median / max "
             f"{min(typical):.2f} / {statistics.median(typical):.2f} / {max(typical):.2f}",
         ]
-        flags = [f"{tile}: every value is the same" for tile, qa in tiles if qa["constant"]]
+        flags = [
+            f"{tile}: every value is the same" for tile, summary in tiles if summary[qa.CONSTANT]
+        ]
         if len(typical) >= 4:
             q1, _, q3 = statistics.quantiles(typical, n=4)
             low, high = q1 - 3 * (q3 - q1), q3 + 3 * (q3 - q1)
             flags += [
-                f"{tile}: typical value {qa['typical']:.2f} outside the run's "
+                f"{tile}: typical value {summary[qa.TYPICAL]:.2f} outside the run's "
                 f"{low:.2f} to {high:.2f}"
-                for tile, qa in tiles
-                if not low <= qa["typical"] <= high
+                for tile, summary in tiles
+                if not low <= summary[qa.TYPICAL] <= high
             ]
         flags += [
-            f"{tile}: {qa['offset_disagreements']} scene(s) whose metadata disagreed with their "
-            "pixels about the +1000 DN offset (see the tile's QA record)"
-            for tile, qa in tiles
-            if qa.get("offset_disagreements")
+            f"{tile}: {summary[qa.OFFSET_DISAGREEMENTS]} scene(s) whose metadata disagreed with "
+            "their pixels about the +1000 DN offset (see the tile's QA record)"
+            for tile, summary in tiles
+            if summary.get(qa.OFFSET_DISAGREEMENTS)
         ]
         flags += [
-            f"{tile}: {qa['nodata_fraction']:.0%} of the pixels covered by no scene"
-            for tile, qa in tiles
-            if qa.get("nodata_fraction", 0) > MAX_NODATA_FRACTION
+            f"{tile}: {summary[qa.NODATA_FRACTION]:.0%} of the pixels covered by no scene"
+            for tile, summary in tiles
+            if summary.get(qa.NODATA_FRACTION, 0) > MAX_NODATA_FRACTION
         ]
         lines += [f"  flagged {flag}" for flag in flags] or ["  nothing flagged"]
     return lines

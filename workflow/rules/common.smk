@@ -5,12 +5,16 @@ import time
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.resources import Resources
 
 from loaders.catalog import EARTH_SEARCH
 from loaders.copdem import CELL_ID_PATTERN, cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
-from snakemake_executor_plugin_lithops import load_lithops_config
+from snakemake_executor_plugin_lithops.lithops_config import (
+    lithops_backend,
+    load_lithops_config,
+)
 from ttc_ard.destination import (
     DestinationError,
     check_bucket,
@@ -18,14 +22,19 @@ from ttc_ard.destination import (
     destination_root,
 )
 from ttc_ard.keys import ard_keys, key_patterns, record_keys, record_pattern
-from ttc_ard.plan import PlanLogHandler, ProductSettings, usd
+from ttc_ard.plan import (
+    PlanLogHandler,
+    ProductSettings,
+    plan_file,
+    usd,
+    write_plan,
+)
 from ttc_ard.request import RequestError, check_years, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
 
+CONFIG_SCHEMA = load_schema(workflow.source_path("../schemas/config.schema.yaml"))
 try:
-    validate_config(
-        config, load_schema(workflow.source_path("../schemas/config.schema.yaml"))
-    )
+    validate_config(config, CONFIG_SCHEMA)
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
@@ -47,6 +56,33 @@ if DEST_ON_S3:
         endpoint_url=config["s3_endpoint_url"] or None,
 
 
+def call_memory_mb(product):
+    """Memory of each call of a product in MB, as Snakemake gives it to the product's jobs and
+    so to the lithops executor: the config default, which the rule declares as its mem_mb,
+    replaced by --set-resources (mem_mb, mem_mib or mem: Snakemake turns each into mem_mb)
+    and capped by --resources mem_mb, as Snakemake caps every job's. The plan's estimate
+    needs it before any job exists."""
+    memory = Resources.from_mapping({"mem_mb": config[f"{product}_memory_mb"]})
+    memory.update(workflow.resource_settings.overwrite_resources.get(product, {}))
+    if memory["mem_mb"].is_evaluable():
+        raise WorkflowError(
+            f"--set-resources gives {product}:mem_mb as an expression; the cost estimate "
+            f"needs one number for every {product} call. Pass a number of MB, e.g. "
+            f"--set-resources {product}:mem_mb=3072."
+        )
+    memory_mb = (
+        memory["mem_mb"].constrain(workflow.global_resources.get("mem_mb")).value
+    )
+    limits = CONFIG_SCHEMA["properties"][f"{product}_memory_mb"]
+    if not limits["minimum"] <= memory_mb <= limits["maximum"]:
+        raise WorkflowError(
+            f"--set-resources or --resources give {product} calls {memory_mb} MB of memory; "
+            f"Lambda allows {limits['minimum']} to {limits['maximum']} MB. Pass a value in "
+            "that range."
+        )
+    return memory_mb
+
+
 BACKENDS = {}
 for product in config["products"]:
     region = config[f"{product}_region"]
@@ -58,9 +94,7 @@ for product in config["products"]:
         )
     # Read now, so that a missing file or variable stops the run before any job starts.
     lithops_file = config["lithops_config"][region]
-    backend = (
-        load_lithops_config(lithops_file).get("lithops", {}).get("backend", "localhost")
-    )
+    backend = lithops_backend(load_lithops_config(lithops_file))
     BACKENDS[product] = backend
     if backend != "localhost" and not DEST_ON_S3:
         raise WorkflowError(
@@ -90,7 +124,7 @@ PLAN = PlanLogHandler(
             product=product,
             region=config[f"{product}_region"],
             backend=BACKENDS[product],
-            memory_mb=config[f"{product}_memory_mb"],
+            memory_mb=call_memory_mb(product),
             files_per_tile=len(key_patterns(product)),
             default_seconds=config[f"{product}_expected_seconds"],
         )
@@ -142,7 +176,8 @@ def check_executor():
 
 
 def check_budget():
-    """Stop a real run whose estimated cost exceeds the budget, before any job starts."""
+    """Stop a real run whose estimated cost exceeds the budget, before any job starts;
+    otherwise hand the plan to the lithops executor, for the estimate in its report."""
     if PLAN.plan is None:
         raise WorkflowError(
             "No plan was made (Snakemake logged no job counts), so the cost cannot be checked."
@@ -154,6 +189,7 @@ def check_budget():
             f"(snakemake -n prints it again); to go ahead, raise the budget, e.g. "
             f"--config budget_usd={math.ceil(PLAN.plan.cost_usd * 1.2 + 1)}."
         )
+    write_plan(PLAN.plan, plan_file(workflow.persistence.aux_path))
 
 
 def check_destination():
@@ -263,12 +299,12 @@ def source_settings(product):
 
 
 def lithops_options(product):
-    """How the lithops executor runs a product's calls."""
+    """Where and how often the lithops executor runs a product's calls (their memory is the
+    rule's resources: mem_mb)."""
     region = config[f"{product}_region"]
     return {
         "region": region,
         "config": config["lithops_config"][region],
-        "memory_mb": config[f"{product}_memory_mb"],
         "retries": config["retries"],
     }
 

@@ -7,6 +7,8 @@ rule dem:
         "logs/dem/{year}/{x_tile}X{y_tile}Y.log",
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=config["dem_memory_mb"],
     params:
         loader=lambda wildcards: loader_spec("dem", wildcards),
         lithops=lithops_options("dem"),

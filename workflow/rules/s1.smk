@@ -8,6 +8,8 @@ rule s1:
         "logs/s1/{year}/{x_tile}X{y_tile}Y.log",
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=config["s1_memory_mb"],
     params:
         loader=lambda wildcards: loader_spec("s1", wildcards),
         lithops=lithops_options("s1"),

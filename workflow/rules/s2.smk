@@ -7,6 +7,8 @@ rule s2:
         "logs/s2/{year}/{x_tile}X{y_tile}Y.log",
     conda:
         "../../environment.yml"
+    resources:
+        mem_mb=config["s2_memory_mb"],
     params:
         loader=lambda wildcards: loader_spec("s2", wildcards),
         lithops=lithops_options("s2"),

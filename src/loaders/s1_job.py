@@ -1,0 +1,167 @@
+"""The Sentinel-1 tile job: quarterly gamma0 composites of the tile (VV, VH), terrain
+flattened with the Copernicus DEM, and their QA record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pystac
+
+from loaders import dem, qa, s1
+from loaders.dem_job import grid_record
+from loaders.dem_source import read_tile_elevation
+from loaders.errors import TileDataError
+from loaders.reading import READ_THREADS
+from loaders.s1_source import POLARISATIONS, scene_footprints, search_scenes, tile_gamma0
+from loaders.spec import TileJob, TileResult
+from loaders.tiles import BBox, Tile
+
+#: The output names, those of the job's ``outputs``.
+OUTPUTS = ("s1", "s1_dates")
+#: GDAL settings of this product over the shared ones: none.
+GDAL_SETTINGS: dict[str, str] = {}
+
+#: One scene's polarisation on the tile's grid, by (scene index, polarisation); None where the
+#: scene misses the tile.
+Layers = dict[tuple[int, str], np.ndarray | None]
+
+
+def compute(job: TileJob) -> TileResult:
+    """The S1 ARD of ``job``'s tile and its QA record. A tile without any scene in the year's
+    quarters raises :class:`TileDataError` ``no_data``."""
+    tile = job.tile
+    lats, lons = dem.grid_centres(tile.bbox)
+    scenes = search_scenes(job.stac, tile)
+    footprints = scene_footprints(scenes, lons, lats)
+    chosen = s1.select_quarter_scenes([item.datetime for item in scenes], footprints, tile.year)
+    terrain = tile_terrain(tile.bbox, job.dem_root)
+    layers = flattened_layers(scenes, chosen, terrain, lons, lats, job.requester_pays)
+    quarters = quarterly_composites(chosen, layers, (len(lats), len(lons)))
+    has_data = [bool(np.isfinite(quarters[q]).any()) for q in range(len(s1.QUARTERS))]
+    if not any(has_data):
+        raise TileDataError("no_data", "no Sentinel-1 scene covers the tile in any quarter")
+    stand_in = s1.fill_missing_quarters(has_data)
+    filled = s1.fill_gaps(quarters)
+    arrays = {"s1": s1.encode_s1(filled), "s1_dates": s1.S1_DATES.copy()}
+    composites = Composites(chosen, quarters, stand_in, filled)
+    return TileResult(arrays, qa_record(tile, scenes, footprints, layers, composites))
+
+
+@dataclass(frozen=True)
+class Terrain:
+    """Slope and aspect of the tile (degrees) on its grid, for terrain flattening."""
+
+    slope: np.ndarray
+    aspect: np.ndarray
+
+
+def tile_terrain(bbox: BBox, dem_root: str) -> Terrain:
+    elevation = read_tile_elevation(bbox, dem_root).on_grid
+    dx_m, dy_m = dem.pixel_size_m(bbox)
+    return Terrain(dem.slope_on_tile(elevation, bbox), s1.aspect_degrees(elevation, dx_m, dy_m))
+
+
+def flattened_layers(
+    scenes: Sequence[pystac.Item],
+    chosen: list[list[int]],
+    terrain: Terrain,
+    lons: np.ndarray,
+    lats: np.ndarray,
+    requester_pays: bool,
+) -> Layers:
+    """Terrain-flattened gamma0 of both polarisations of every chosen scene, read in threads."""
+
+    def flattened(layer: tuple[int, str]) -> np.ndarray | None:
+        index, pol = layer
+        read = tile_gamma0(scenes[index], pol, lons, lats, requester_pays)
+        if read is None:
+            return None
+        return s1.flatten_gamma0(
+            read.gamma0, read.incidence_deg, terrain.slope, terrain.aspect, read.look_azimuth_deg
+        )
+
+    wanted = [(i, pol) for indices in chosen for i in indices for pol in POLARISATIONS]
+    with ThreadPoolExecutor(READ_THREADS) as pool:
+        return dict(zip(wanted, pool.map(flattened, wanted), strict=True))
+
+
+def quarterly_composites(
+    chosen: list[list[int]], layers: Layers, shape: tuple[int, int]
+) -> np.ndarray:
+    """(4, H, W, 2) median of each quarter's layers per polarisation; NaN where none has data."""
+    quarters = np.full((len(s1.QUARTERS), *shape, len(POLARISATIONS)), np.nan, np.float32)
+    for q, indices in enumerate(chosen):
+        for p, pol in enumerate(POLARISATIONS):
+            stack = [layers[(i, pol)] for i in indices if layers[(i, pol)] is not None]
+            if stack:
+                quarters[q, ..., p] = s1.median_composite(np.stack(stack))
+    return quarters
+
+
+@dataclass(frozen=True)
+class Composites:
+    """How the quarters were made: the scenes chosen for each, their composites (NaN where no
+    scene had data), the quarter standing in for each, and the composites with gaps filled."""
+
+    chosen: list[list[int]]
+    quarters: np.ndarray
+    stand_in: list[int]
+    filled: np.ndarray
+
+
+def qa_record(
+    tile: Tile,
+    scenes: Sequence[pystac.Item],
+    footprints: np.ndarray,
+    layers: Layers,
+    composites: Composites,
+) -> dict:
+    """The tile's QA record: the scenes found and used, each quarter's scenes and backscatter."""
+    stand_in = composites.stand_in
+    vv = composites.filled[..., POLARISATIONS.index("vv")]
+    details = {
+        qa.SCENES_FOUND: len(scenes),
+        qa.SCENES_USED: sum(1 for layer in layers.values() if layer is not None) // 2,
+        "quarters": [
+            {
+                "quarter": q + 1,
+                "scenes": [scene_record(scenes[i], footprints[i]) for i in indices],
+                "filled_from_quarter": stand_in[q] + 1 if stand_in[q] != q else None,
+                "masked_fraction": round(float(np.isnan(composites.quarters[q]).mean()), 4),
+                "gamma0_db": {
+                    pol: db_percentiles(composites.quarters[q, ..., p])
+                    for p, pol in enumerate(POLARISATIONS)
+                },
+            }
+            for q, indices in enumerate(composites.chosen)
+        ],
+        qa.FILLED_QUARTERS: [q + 1 for q in range(len(s1.QUARTERS)) if stand_in[q] != q],
+        qa.NODATA_FRACTION: round(float(np.isnan(composites.filled).mean()), 6),
+    }
+    return qa.tile_record(
+        "s1",
+        tile.tag,
+        grid_record(tile),
+        details,
+        typical=db_percentiles(vv).get("p50", 0.0),
+        constant=bool(np.nanmin(vv) == np.nanmax(vv)) if np.isfinite(vv).any() else True,
+    )
+
+
+def scene_record(item: pystac.Item, footprint: np.ndarray) -> dict:
+    return {
+        "item": item.id,
+        "date": item.datetime.date().isoformat(),
+        "orbit_state": item.properties.get("sat:orbit_state"),
+        "relative_orbit": item.properties.get("sat:relative_orbit"),
+        "coverage": round(float(footprint.mean()), 3),
+    }
+
+
+def db_percentiles(gamma0: np.ndarray) -> dict:
+    """5th, 50th and 95th percentile of the positive ``gamma0`` in dB, to 0.01 dB."""
+    positive = gamma0[np.isfinite(gamma0) & (gamma0 > 0)]
+    return qa.percentiles(10 * np.log10(positive), {"p05": 5, "p50": 50, "p95": 95}, digits=2)
