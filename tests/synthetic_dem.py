@@ -58,3 +58,19 @@ def cells_for(root, bbox: BBox, elevation):
     for lat_floor, lon_floor in dem.source_cells(bbox):
         write_cell(root, lat_floor, lon_floor, elevation, bbox)
     return lambda name: str(root / name / f"{name}.tif")
+
+
+#: The first demo tile, as a job spec carries it.
+DEMO_TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
+
+
+def dem_spec(tmp_path, dem_root) -> dict:
+    """The DEM job of DEMO_TILE as the workflow specifies it (workflow/rules/common.smk)."""
+    base = tmp_path / "ard" / "2023/raw/1655/1083/raw"
+    return {
+        "product": "dem",
+        "tile": DEMO_TILE,
+        "outputs": {"dem": str(base / "misc/dem_1655X1083Y.hkl")},
+        "qa": str(base / "qa/dem_1655X1083Y.json"),
+        "dem_root": str(dem_root),
+    }

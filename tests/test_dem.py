@@ -7,7 +7,7 @@ from pathlib import Path
 import hickle
 import numpy as np
 import pytest
-from synthetic_dem import PLANE_SLOPE, cells_for, plane
+from synthetic_dem import PLANE_SLOPE, cells_for, dem_spec, plane
 
 from loaders import dem
 from loaders.ard_io import file_digest
@@ -25,18 +25,6 @@ def slope_from_cells(bbox, cell_url):
     return dem.slope_on_tile(
         dem.elevation_on_tile(read_elevation_bands(bbox, cell_url), bbox), bbox
     )
-
-
-def dem_spec(tmp_path, dem_root) -> dict:
-    """The DEM job of TILE as the workflow specifies it (workflow/rules/common.smk)."""
-    base = tmp_path / "ard" / "2023/raw/1655/1083/raw"
-    return {
-        "product": "dem",
-        "tile": TILE,
-        "outputs": {"dem": str(base / "misc/dem_1655X1083Y.hkl")},
-        "qa": str(base / "qa/dem_1655X1083Y.json"),
-        "dem_root": str(dem_root),
-    }
 
 
 def test_plane_of_known_gradient_gives_exact_slope():

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from synthetic_dem import cells_for, plane
+from synthetic_dem import cells_for, dem_spec, plane
 
 from loaders import qa
 from loaders.errors import TileDataError
@@ -31,16 +31,6 @@ def s1_spec() -> dict:
         "dem_root": "s3://copernicus-dem-30m",
         "requester_pays": True,
         "gdal_env": {"AWS_REQUEST_PAYER": "requester"},
-    }
-
-
-def dem_spec(tmp_path: Path, dem_root: Path) -> dict:
-    return {
-        "product": "dem",
-        "tile": TILE,
-        "outputs": {"dem": str(tmp_path / "ard/dem.hkl")},
-        "qa": str(tmp_path / "ard/qa/dem.json"),
-        "dem_root": str(dem_root),
     }
 
 
