@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import threading
 from pathlib import Path
 from types import SimpleNamespace
@@ -97,33 +98,44 @@ def run_to_completion(ex: Executor, jobs) -> list[dict]:
     return [json.loads(line) for line in ex.run_log.read_text().splitlines()]
 
 
-def test_one_map_settles_success_data_failure_and_retried_error(executor, tmp_path):
+def closed_port_url() -> str:
+    """An http URL on loopback where nothing listens: every read is refused on the way."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/cop"
+
+
+def test_one_map_settles_success_data_failure_bad_spec_and_retried_error(executor, tmp_path):
     dem_root = tmp_path / "cop"
     cells_for(dem_root, tile_bbox(TILE["lon"], TILE["lat"]), plane(TILE["lon"], TILE["lat"]))
     good = dem_job(1, tmp_path, dem_root, retries=2)
     no_cell = dem_job(2, tmp_path, tmp_path / "empty", retries=2)  # data problem
-    broken = dem_job(3, tmp_path, None, retries=2)  # spec without dem_root: a plain error
+    malformed = dem_job(3, tmp_path, None, retries=2)  # spec without dem_root
+    unreachable = dem_job(4, tmp_path, closed_port_url(), retries=2)  # a plain error
 
-    records = run_to_completion(executor, [good, no_cell, broken])
+    records = run_to_completion(executor, [good, no_cell, malformed, unreachable])
 
     first_calls = {r["call"].split("/")[1] for r in records if r["attempt"] == 1}
-    assert len(first_calls) == 1, f"the three jobs were not one map: {first_calls}"
+    assert len(first_calls) == 1, f"the four jobs were not one map: {first_calls}"
     assert [info.job for info in executor.succeeded] == [good]
     assert hickle.load(good.output[0]).shape == (600, 600)
     failed = {info.job.jobid: msg for info, msg in executor.failed}
-    assert set(failed) == {2, 3}
+    assert set(failed) == {2, 3, 4}
     assert "TileDataError" in failed[2] and "after 1 attempt(s)" in failed[2]
-    # Whatever the loaders call a malformed spec, it is no data problem: retried, then failed.
-    assert "dem_root" in failed[3] and "(error) after 3 attempt(s)" in failed[3]
+    # The next call would get the same spec: a malformed one is not paid for twice.
+    assert "dem_root" in failed[3] and "(malformed job spec, not retried) after 1" in failed[3]
+    assert "CURL error" in failed[4] and "(error) after 3 attempt(s)" in failed[4]
 
     by_job = {}
     for record in records:
         by_job.setdefault(record["jobid"], []).append(record)
     assert [r["status"] for r in by_job[1]] == ["success"]
     assert [(r["status"], r["reason"]) for r in by_job[2]] == [("failed", "missing_data")]
-    assert [(r["attempt"], r["final"]) for r in by_job[3]] == [(1, False), (2, False), (3, True)]
-    assert len({r["call"] for r in by_job[3]}) == 3, "each attempt is its own call"
-    assert all(r["status"] == "error" and "dem_root" in r["traceback_tail"] for r in by_job[3])
+    assert [(r["status"], r["final"]) for r in by_job[3]] == [("error", True)]
+    assert [(r["attempt"], r["final"]) for r in by_job[4]] == [(1, False), (2, False), (3, True)]
+    assert len({r["call"] for r in by_job[4]}) == 3, "each attempt is its own call"
+    assert all(r["status"] == "error" and "CURL error" in r["traceback_tail"] for r in by_job[4])
     assert "TileDataError" in (tmp_path / "job2.log").read_text()
 
 

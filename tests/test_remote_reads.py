@@ -25,7 +25,7 @@ from loaders.errors import TileDataError, remote_read_fault
 from loaders.jobs import run_job
 from loaders.reading import GDAL_READ_SETTINGS
 from loaders.tiles import Tile
-from snakemake_executor_plugin_lithops import NOT_RETRIED
+from snakemake_executor_plugin_lithops.outcomes import NOT_RETRIED
 
 BUCKET = "ttc-ard-remote-reads"
 TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}

@@ -40,7 +40,6 @@ from snakemake_executor_plugin_lithops.call_options import CallOptions, call_opt
 from snakemake_executor_plugin_lithops.lithops_config import load_lithops_config
 from snakemake_executor_plugin_lithops.outcomes import (
     LOST_CALL_MESSAGE,
-    NOT_RETRIED,
     LostCallError,
     call_lost,
     call_outcome,
@@ -52,9 +51,8 @@ from snakemake_executor_plugin_lithops.run_log import append_record, attempt_rec
 from ttc_ard.plan import plan_file, planned_cost
 from ttc_ard.reports import write_reports
 
-# What Snakemake takes from this package, and what the tests of the worker side use.
+# What Snakemake takes from this package, and what the tests of the destination use.
 __all__ = [
-    "NOT_RETRIED",
     "Executor",
     "ExecutorSettings",
     "common_settings",

@@ -7,9 +7,11 @@ import traceback
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
 from loaders.errors import DestinationWriteError, TileDataError
+from loaders.spec import SpecError
 
-#: Errors that a retry of the call would only meet again, at the price of the tile's computation.
-NOT_RETRIED = (TileDataError, DestinationWriteError)
+#: Errors that a retry of the call would only meet again, at the price of the tile's computation
+#: (a malformed spec is the workflow's and the loaders' disagreement, not the worker's fault).
+NOT_RETRIED = (TileDataError, DestinationWriteError, SpecError)
 
 #: Seconds a call may stay unreported once Lithops has run every task of its map: the worker
 #: writes the call's status before it exits, and Lithops reads it within a few seconds.
@@ -82,6 +84,8 @@ def describe_error(error: BaseException, attempts: int) -> str:
         kind = "tile data problem, not retried"
     elif isinstance(error, DestinationWriteError):
         kind = "the destination refuses the outputs, not retried"
+    elif isinstance(error, SpecError):
+        kind = "malformed job spec, not retried"
     else:
         kind = "error"
     return f"{type(error).__name__} ({kind}) after {attempts} attempt(s): {error}\n"
