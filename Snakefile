@@ -23,6 +23,7 @@ include: "workflow/rules/report.smk"
 onstart:
     check_executor()
     check_budget()
+    check_sources()
     check_destination()
 
 

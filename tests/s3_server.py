@@ -1,7 +1,8 @@
 """A local S3 server for the tests: moto's server on loopback, in a thread of the test process.
 
 The workflow reaches it like a user's run reaches AWS (boto3 through ``s3_endpoint_url``); the
-server keeps a log of the requests it answered so that tests can count listings and HEADs.
+server keeps a log of the requests it answered, with the bytes of each answer's body, so that
+tests can count listings, HEADs and downloads.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class S3Request:
     method: str
     path: str
     query: str
+    body_bytes: int = 0
+    """Bytes of the answer's body, as its Content-Length announces (none for a HEAD)."""
 
 
 @dataclass
@@ -53,14 +56,25 @@ class S3Server:
         moto = DomainDispatcherApplication(create_backend_app)
 
         def logged(environ, start_response):
-            self.requests.append(
-                S3Request(
-                    environ["REQUEST_METHOD"],
-                    environ.get("PATH_INFO", ""),
-                    environ.get("QUERY_STRING", ""),
+            method = environ["REQUEST_METHOD"]
+            answered: dict[str, str] = {}
+
+            def starting(status, headers, *args):
+                answered.update((name.lower(), value) for name, value in headers)
+                return start_response(status, headers, *args)
+
+            try:
+                return moto(environ, starting)
+            finally:
+                length = 0 if method == "HEAD" else int(answered.get("content-length", 0))
+                self.requests.append(
+                    S3Request(
+                        method,
+                        environ.get("PATH_INFO", ""),
+                        environ.get("QUERY_STRING", ""),
+                        length,
+                    )
                 )
-            )
-            return moto(environ, start_response)
 
         self.server = make_server("127.0.0.1", 0, logged, True, request_handler=QuietRequestHandler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

@@ -1,4 +1,5 @@
-"""Catalogue search: the local catalogue's filters, and a STAC API that fails for a while."""
+"""Catalogue search: the local catalogue's filters, a STAC API that fails for a while, and one
+that answers in pages and ignores the query."""
 
 import json
 import socket
@@ -10,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from demo_archive.dem import dem_item
+from loaders import accounting
 from loaders.catalog import Catalog, CatalogError, parse_datetime_range, search
 from loaders.tiles import BBox, tile_bbox
 
@@ -78,6 +80,14 @@ def test_datetime_ranges_are_whole_days_in_utc():
     assert parse_datetime_range("../2023-02-01")[0] == datetime.min.replace(tzinfo=UTC)
 
 
+#: What the test APIs declare they conform to, the query extension among it.
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+]
+
+
 class FlakyStacApi(ThreadingHTTPServer):
     """A STAC API on loopback whose searches fail with 503 ``failures`` times first."""
 
@@ -108,11 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "id": "flaky",
                 "stac_version": "1.0.0",
                 "description": "test API",
-                "conformsTo": [
-                    "https://api.stacspec.org/v1.0.0/core",
-                    "https://api.stacspec.org/v1.0.0/item-search",
-                    "https://api.stacspec.org/v1.0.0/item-search#query",
-                ],
+                "conformsTo": getattr(self.server, "conformance", CONFORMANCE),
                 "links": [
                     {"rel": "self", "href": url},
                     {"rel": "root", "href": url},
@@ -186,3 +192,85 @@ def test_an_unreachable_api_is_reported_clearly():
     catalog = Catalog(url="http://127.0.0.1:9", retries=1, backoff_seconds=0.01, timeout_seconds=2)
     with pytest.raises(CatalogError, match="Check the network"):
         search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
+
+
+class PagingStacApi(ThreadingHTTPServer):
+    """A STAC API on loopback answering searches in pages of the ``limit`` asked (10 without
+    one, as Earth Search does), with a POST ``next`` link carrying a token, and ignoring any
+    query, whether or not it declares the query extension (``conformance``)."""
+
+    def __init__(self, features: list[dict], conformance: list[str]):
+        super().__init__(("127.0.0.1", 0), _PagingHandler)
+        self.features, self.conformance, self.searches = features, conformance, []
+        self.url = f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
+    def limits(self) -> list[int]:
+        return [search.get("limit", 10) for search in self.searches]
+
+
+class _PagingHandler(_Handler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        limit, start = body.get("limit", 10), body.get("token", 0)
+        self.server.searches.append(body)
+        links = []
+        if start + limit < len(self.server.features):
+            links.append(
+                {
+                    "rel": "next",
+                    "href": f"{self.server.url}/search",
+                    "method": "POST",
+                    "body": {"token": start + limit},
+                    "merge": True,
+                }
+            )
+        page = self.server.features[start : start + limit]
+        self.reply(200, {"type": "FeatureCollection", "features": page, "links": links})
+
+
+@pytest.fixture
+def paging_api(request):
+    """An API of 25 items of one cell, alternately 20 % and 80 % cloudy, declaring the query
+    extension unless ``request.param`` is False."""
+    features = []
+    for number in range(25):
+        item = dem_item(6, -2, "https://example.invalid/x.tif")
+        item["id"] = f"item-{number:02d}"
+        item["properties"]["eo:cloud_cover"] = 20 if number % 2 == 0 else 80
+        features.append(item)
+    declares_query = getattr(request, "param", True)
+    server = PagingStacApi(features, CONFORMANCE if declares_query else CONFORMANCE[:2])
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_api_is_searched_in_pages_of_the_catalogues_page_size(paging_api):
+    account = accounting.start()
+    catalog = Catalog(url=paging_api.url, page_size=10)
+    items = search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")
+    assert len(items) == 25 and paging_api.limits == [10, 10, 10]
+    assert account.searches == 3
+    # The landing page and the three pages.
+    assert account.traffic["stac"].requests == 4 and account.traffic["stac"].bytes > 0
+
+
+def test_by_default_one_page_holds_a_hundred_items(paging_api):
+    account = accounting.start()
+    catalog = Catalog(url=paging_api.url)
+    assert len(search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31")) == 25
+    assert paging_api.limits == [100] and account.searches == 1
+
+
+@pytest.mark.parametrize("paging_api", [True, False], indirect=True, ids=["query", "no query"])
+def test_the_query_filters_an_apis_answer_here_whatever_the_api(paging_api):
+    catalog = Catalog(url=paging_api.url)
+    clear = {"eo:cloud_cover": {"lt": 50}}
+    items = search(catalog, "cop-dem-glo-30", DEMO_TILE, "2021-01-01/2021-12-31", clear)
+    assert [item.id for item in items] == [f"item-{n:02d}" for n in range(0, 25, 2)]
+    # Only an API declaring the query extension is sent the query: one that does not may
+    # answer nothing at all (rustac's server does).
+    sent = [search.get("query") for search in paging_api.searches]
+    assert sent == ([clear] if paging_api.conformance == CONFORMANCE else [None])

@@ -7,7 +7,7 @@ import pytest
 from lithops.utils import CountDownLatch
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
-from loaders.errors import DestinationWriteError, TileDataError
+from loaders.errors import DestinationWriteError, SourceAccessError, TileDataError
 from loaders.spec import SpecError
 from snakemake_executor_plugin_lithops.outcomes import (
     LOST_CALL_GRACE_SECONDS,
@@ -37,6 +37,7 @@ NO_CELL = raised(TileDataError("missing_data", "no DEM cell under the tile"))
 DISK_FULL = raised(DestinationWriteError("No space left on device: make room on /data"))
 KILLED = raised(MemoryError("worker killed"))
 NO_DEM_ROOT = raised(SpecError("the dem job's spec lacks 'dem_root'"))
+REFUSED = raised(SourceAccessError("the read of s3://sentinel-s1-l1c/x.tiff was refused"))
 
 
 def test_status_separates_data_problems_from_errors():
@@ -45,6 +46,7 @@ def test_status_separates_data_problems_from_errors():
     assert call_status(KILLED) == "error"
     assert call_status(DISK_FULL) == "error"
     assert call_status(NO_DEM_ROOT) == "error"
+    assert call_status(REFUSED) == "error"  # the tile's data is not at fault
     assert call_status(KeyboardInterrupt("the Snakemake run was cancelled")) == "cancelled"
 
 
@@ -59,6 +61,7 @@ def test_status_separates_data_problems_from_errors():
         (NO_CELL, 1, 3, False, False),  # the data would be as bad again
         (DISK_FULL, 1, 3, False, False),  # the destination would refuse again
         (NO_DEM_ROOT, 1, 3, False, False),  # the next call would get the same spec
+        (REFUSED, 1, 3, False, False),  # the source would refuse the read again
         (KILLED, 1, 3, True, False),  # its outputs would be refused
     ],
 )
@@ -73,6 +76,9 @@ def test_the_message_says_what_failed_and_after_how_many_attempts():
     )
     assert "(the destination refuses the outputs, not retried)" in describe_error(DISK_FULL, 1)
     assert "(malformed job spec, not retried)" in describe_error(NO_DEM_ROOT, 1)
+    assert describe_error(REFUSED, 1).startswith(
+        "SourceAccessError (a source refuses the reads, not retried) after 1 attempt(s): "
+    )
     assert describe_error(KILLED, 4) == "MemoryError (error) after 4 attempt(s): worker killed\n"
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
-from loaders.errors import DestinationWriteError, TileDataError
+from loaders.errors import DestinationWriteError, SourceAccessError, TileDataError
 from snakemake_executor_plugin_lithops.call_options import CallOptions
 from snakemake_executor_plugin_lithops.run_log import append_record, attempt_record
 from ttc_ard.plan import read_run_log
@@ -130,3 +130,41 @@ def test_records_are_appended_one_line_each_and_read_back_by_the_reports(tmp_pat
     assert (read.attempts, read.damaged_lines) == ([first, second], 0)
     (job,) = job_records(read.attempts)
     assert (job["status"], job["attempts"], job["memory_mb"]) == ("success", 2, 3072)
+
+
+#: The reads of a DEM job's summary (loaders.accounting), as run_job returns them.
+READS = {
+    "requests": 3,
+    "bytes": 230049,
+    "wait_seconds": 0.41,
+    "searches": 0,
+    "by_client": {
+        "gdal": {"requests": 3, "bytes": 230049},
+        "boto3": {"requests": 0, "bytes": 0},
+        "stac": {"requests": 0, "bytes": 0},
+    },
+}
+
+
+def test_the_jobs_reads_reach_the_run_log_and_the_reports(tmp_path):
+    run_log = tmp_path / "run-1.jsonl"
+    summary = {"product": "dem", "seconds": 1.2, "reads": READS}
+    append_record(
+        run_log,
+        attempt_record(
+            submitted(1), OPTIONS, run_id="r", result=summary, error=None, final=True, settled=1
+        ),
+    )
+    (record,) = read_run_log(run_log).attempts
+    assert record["result"]["reads"] == READS
+    (job,) = job_records([record])
+    assert job["reads"] == READS
+    assert (job["read_requests"], job["read_mb"], job["read_wait_s"]) == (3, 0.23, 0.41)
+
+
+def test_a_refused_source_read_is_recorded_with_its_reason():
+    refused = SourceAccessError("the read of s3://sentinel-s1-l1c/x.tiff was refused")
+    record = attempt_record(
+        submitted(1), OPTIONS, run_id="r", result=None, error=refused, final=True, settled=0
+    )
+    assert (record["status"], record["reason"]) == ("error", "source_access")

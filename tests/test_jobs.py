@@ -27,6 +27,7 @@ def s1_spec() -> dict:
         "outputs": {"s1": "s3://bucket/s1.hkl", "s1_dates": "s3://bucket/s1_dates.hkl"},
         "qa": "s3://bucket/qa/s1.json",
         "s3_endpoint_url": "http://127.0.0.1:9000",
+        "source_s3_endpoint_url": "https://s3.example.org:8443/",
         "stac": {"url": "https://earth-search.aws.element84.com/v1"},
         "dem_root": "s3://copernicus-dem-30m",
         "requester_pays": True,
@@ -41,12 +42,29 @@ def test_a_workflow_spec_becomes_a_typed_job():
     assert job.outputs["s1_dates"] == "s3://bucket/s1_dates.hkl"
     assert job.requester_pays is True and job.gdal_env == {"AWS_REQUEST_PAYER": "requester"}
     assert job.s3_endpoint_url == "http://127.0.0.1:9000"
+    assert job.source_s3_endpoint_url == "https://s3.example.org:8443/"
+
+
+def test_the_sources_s3_endpoint_reaches_gdal_under_the_specs_own_settings():
+    job = TileJob.from_spec(s1_spec())
+    assert job.source_gdal_env == {
+        "AWS_S3_ENDPOINT": "s3.example.org:8443",
+        "AWS_HTTPS": "YES",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+        "AWS_REQUEST_PAYER": "requester",
+    }
+    plain = s1_spec() | {"source_s3_endpoint_url": "http://127.0.0.1:9000"}
+    assert TileJob.from_spec(plain).source_gdal_env["AWS_HTTPS"] == "NO"
+    # The spec's own settings win.
+    own = s1_spec() | {"gdal_env": {"AWS_VIRTUAL_HOSTING": "TRUE"}}
+    assert TileJob.from_spec(own).source_gdal_env["AWS_VIRTUAL_HOSTING"] == "TRUE"
 
 
 def test_optional_keys_take_their_defaults():
     job = TileJob.from_spec(dem_spec(Path("/out"), Path("/cop")))
     assert job.stac is None and job.s3_endpoint_url is None
     assert job.gdal_env == {} and job.requester_pays is False
+    assert job.source_s3_endpoint_url is None and job.source_gdal_env == {}
 
 
 @pytest.mark.parametrize(
@@ -61,6 +79,9 @@ def test_optional_keys_take_their_defaults():
         ({"stac": {"uri": "https://x"}}, "stac must hold the fields"),
         ({"stac": {}}, "stac names no catalogue"),
         ({"outputs": ["s3://bucket/s1.hkl"]}, "outputs map names to destinations"),
+        ({"source_s3_endpoint_url": "127.0.0.1:9000"}, "is not an http(s) URL"),
+        ({"stac": {"url": "https://x", "page": 10}}, "stac must hold the fields"),
+        ({"stac": {"url": "https://x", "page_size": 0}}, "stac page_size 0 is not in 1..10000"),
     ],
 )
 def test_a_malformed_spec_is_refused_naming_the_problem(change, says):
@@ -101,7 +122,7 @@ def test_the_job_writes_its_files_and_returns_the_one_summary_shape(tmp_path):
     )
     spec = dem_spec(tmp_path, tmp_path / "cop")
     summary = run_job(spec)
-    assert set(summary) == {"product", "seconds", "shapes", "qa"}
+    assert set(summary) == {"product", "seconds", "shapes", "qa", "reads"}
     assert summary["product"] == "dem" and summary["seconds"] > 0
     assert summary["shapes"] == {"dem": [600, 600]}
     record = json.loads(Path(spec["qa"]).read_text())

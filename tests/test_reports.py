@@ -176,3 +176,50 @@ def test_data_quality_names_metadata_disagreements_and_uncovered_pixels():
 @pytest.mark.parametrize("status", ["failed", "error", "cancelled"])
 def test_every_unsuccessful_status_is_a_failed_tile(status):
     assert len(failed_tiles(job_records([attempt(1, 1655, status)]))) == 1
+
+
+def with_reads(record: dict, requests: int, mb: float, wait: float, searches: int, gdal=True):
+    """``record`` whose call read its sources so (``gdal``: GDAL's counters were found)."""
+    gdal_traffic = {"requests": requests - searches, "bytes": int(mb * 1e6)} if gdal else None
+    reads = {
+        "requests": requests if gdal else searches,
+        "bytes": int(mb * 1e6) if gdal else 0,
+        "wait_seconds": wait,
+        "searches": searches,
+        "by_client": {
+            "gdal": gdal_traffic,
+            "boto3": {"requests": 0, "bytes": 0},
+            "stac": {"requests": searches, "bytes": 0},
+        },
+    }
+    return record | {"result": (record.get("result") or {}) | {"reads": reads}}
+
+
+def test_text_report_sums_up_each_products_reads():
+    attempts = [
+        with_reads(attempt(1, 1650, "success"), 10, 1.0, 0.5, 0),
+        with_reads(attempt(2, 1651, "success"), 20, 3.0, 1.5, 0),
+        with_reads(attempt(3, 1652, "success"), 40, 2.0, 2.5, 0),
+        with_reads(attempt(4, 1653, "success", rule="s2"), 300, 90.0, 40.0, 6),
+        with_reads(attempt(5, 1654, "success", rule="s2"), 5, 0.0, 1.0, 5, gdal=False),
+        # A failed call returns no summary: nothing to count.
+        attempt(6, 1655, "failed"),
+    ]
+    text = summary_text("run-1", job_records(attempts), attempts, PRICE, estimate=None)
+    assert "source reads of successful calls: median / total (GDAL counts" in text
+    assert (
+        "  dem    3 call(s): requests 20 / 70, MB 2.0 / 6.0, wait s 1.5 / 4.5, "
+        "search pages 0 / 0\n"
+        "         requests by client, total: GDAL 70, boto3 0, STAC 0\n"
+    ) in text
+    assert (
+        "  s2     2 call(s): requests 152 / 305, MB 45.0 / 90.0, wait s 20.5 / 41.0, "
+        "search pages 6 / 11\n"
+        "         requests by client, total: GDAL 294 (not counted in 1 call(s)), boto3 0, "
+        "STAC 11\n"
+    ) in text
+
+
+def test_a_run_log_without_reads_reports_none():
+    text = summary_text("run-1", job_records(ATTEMPTS), ATTEMPTS, PRICE, estimate=None)
+    assert "source reads" not in text

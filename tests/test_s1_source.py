@@ -6,7 +6,12 @@ import numpy as np
 import pystac
 
 from loaders import s1
-from loaders.s1_source import image_coordinates, is_dual_pol_iw, product_annotation_href
+from loaders.s1_source import (
+    S3Access,
+    image_coordinates,
+    is_dual_pol_iw,
+    product_annotation_href,
+)
 
 REFERENCE = Path(__file__).parent / "fixtures/reference"
 PRODUCT = (
@@ -46,3 +51,11 @@ def test_the_geolocation_grid_places_lon_lat_in_the_image():
     # Far outside the scene: nowhere.
     lines, _ = image_coordinates(geo, np.array([0.0]), np.array([0.0]))
     assert np.isnan(lines[0, 0])
+
+
+def test_a_jobs_annotations_are_read_with_one_client_of_the_sources_endpoint():
+    access = S3Access(requester_pays=True, endpoint_url="http://127.0.0.1:9000")
+    assert access.client is access.client
+    assert access.client.meta.endpoint_url == "http://127.0.0.1:9000"
+    # Another job's access has a client of its own, with the credentials found then.
+    assert S3Access().client is not access.client

@@ -4,6 +4,10 @@ demo archive's local catalogue (``<archive>/stac/<collection>/*.json``), same an
 Transient API failures (timeouts, connection errors, 429, 5xx) are retried with jittered
 exponential backoff by urllib3 under pystac-client, then reported as :class:`CatalogError`.
 An empty result is not an error here: whether no scene is a problem is the tile's business.
+An API's results are filtered by the query here, as the local catalogue's are, and the query is
+sent only to an API that declares the query extension (one that does not may ignore it, or answer
+nothing at all, as rustac's server does): whichever the server, the answer is the same. Searches
+and their pages are counted in the job's reads (:mod:`loaders.accounting`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pystac
 from shapely.geometry import box, shape
 from urllib3.util.retry import Retry
 
+from loaders import accounting
 from loaders.spec import Catalog
 from loaders.tiles import BBox
 
@@ -48,10 +53,11 @@ def search(
     ``{"eo:cloud_cover": {"lt": 50}}``), sorted by datetime then id."""
     found: dict[str, pystac.Item] = {}
     for part in split_at_antimeridian(bbox):
-        if catalog.path is not None:
-            items = local_search(Path(catalog.path), collection, part, datetime_range, query)
-        else:
-            items = api_search(catalog, collection, part, datetime_range, query)
+        with accounting.reading():
+            if catalog.path is not None:
+                items = local_search(Path(catalog.path), collection, part, datetime_range, query)
+            else:
+                items = api_search(catalog, collection, part, datetime_range, query)
         for item in items:
             found.setdefault(item.id, item)
     return sorted(
@@ -79,7 +85,9 @@ def split_at_antimeridian(bbox: BBox) -> list[BBox]:
 
 
 def api_search(catalog, collection, bbox, datetime_range, query) -> list[pystac.Item]:
-    from pystac_client import Client
+    """The API's answer, fetched in pages of ``catalog.page_size`` items, filtered by ``query``
+    here (and there too if the API declares the query extension)."""
+    from pystac_client import Client, ConformanceClasses
     from pystac_client.stac_api_io import StacApiIO
 
     retry = Retry(
@@ -91,15 +99,17 @@ def api_search(catalog, collection, bbox, datetime_range, query) -> list[pystac.
         raise_on_status=False,
     )
     stac_io = StacApiIO(max_retries=retry, timeout=catalog.timeout_seconds)
+    stac_io.session.hooks["response"].append(accounting.count_stac_response)
     try:
         client = Client.open(catalog.url, stac_io=stac_io)
         found = client.search(
             collections=[collection],
             bbox=[bbox.west, bbox.south, bbox.east, bbox.north],
             datetime=datetime_range,
-            query=query,
+            query=query if client.conforms_to(ConformanceClasses.QUERY) else None,
+            limit=catalog.page_size,
         )
-        return list(found.items())
+        return [item for item in found.items() if matches(item.properties, query or {})]
     except Exception as err:  # pystac-client and requests raise many types for one cause
         raise CatalogError(
             f"The STAC API {catalog.url} could not be searched for {collection} after "

@@ -14,7 +14,7 @@ import rasterio
 from rasterio.errors import RasterioIOError
 from rasterio.windows import Window
 
-from loaders import dem
+from loaders import accounting, dem
 from loaders.copdem import cell_id
 from loaders.errors import TileDataError, read_error
 from loaders.tiles import BBox
@@ -48,12 +48,10 @@ def read_window(window: dem.CellWindow, cell_url: Callable[[str], str]) -> np.nd
     url = cell_url(cell_id(window.lat_floor, window.lon_floor))
     rows, cols = window.row_stop - window.row_start, window.col_stop - window.col_start
     try:
-        with rasterio.open(url) as src:
-            return src.read(
-                1,
-                window=Window(window.col_start, window.row_start, cols, rows),
-                out_dtype=np.float32,
-            )
+        cell_window = Window(window.col_start, window.row_start, cols, rows)
+        accounting.note_window(url, None, cell_window)
+        with accounting.reading(), rasterio.open(url) as src:
+            return src.read(1, window=cell_window, out_dtype=np.float32)
     except RasterioIOError as err:
         raise read_error(f"DEM cell {Path(url).name}", url, err) from err
 

@@ -1,5 +1,6 @@
 """Errors a retry of the call would only repeat, as opposed to faults of the machine running it:
-the tile's data is unusable, or the destination refuses the tile's outputs."""
+the tile's data is unusable, a source refuses to be read, or the destination refuses the tile's
+outputs."""
 
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,75 @@ class DestinationWriteError(Exception):
     again and be refused again; the message names the output and the fix."""
 
     reason = "destination"
+
+
+class SourceAccessError(Exception):
+    """A source file's read was refused: access denied (HTTP 403), or credentials missing or
+    not accepted. A retry would be refused again; the message names the file and the fix."""
+
+    reason = "source_access"
+
+
+#: Phrases of GDAL, boto3 and S3 saying that a read was refused, as GDAL 3.10 and botocore 1.44
+#: gave them on a loopback 403 with S3's AccessDenied answer, and from moto's S3 enforcing IAM
+#: policies (tests/test_accounting.py), unless said otherwise.
+_REFUSED = (
+    # GDAL's /vsis3/ reads raise S3's message as it is: "Access Denied".
+    "Access Denied",
+    # GDAL's /vsicurl/ reads, and /vsis3/ reads of a file GDAL already found refused in the
+    # process: "HTTP response code: 403".
+    "HTTP response code: 403",
+    # boto3's error code: "An error occurred (AccessDenied) when calling the GetObject
+    # operation: Access Denied".
+    "AccessDenied",
+    # urllib's HTTPError (annotations over http): "HTTP Error 403: Forbidden".
+    "HTTP Error 403",
+    # S3's codes (boto3) and messages (GDAL) for credentials it does not accept: a key it does
+    # not know, a wrong secret; and, from S3's error reference (not seen here), an expired
+    # session.
+    "InvalidAccessKeyId",
+    "The AWS Access Key Id you provided does not exist",
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match",
+    "ExpiredToken",
+    "The provided token has expired",
+    # No credentials anywhere, before any request: GDAL's "AWS_SECRET_ACCESS_KEY and
+    # AWS_NO_SIGN_REQUEST configuration options not defined, and ~/.aws/credentials not filled",
+    # and botocore's NoCredentialsError, "Unable to locate credentials" (not seen here).
+    "AWS_NO_SIGN_REQUEST configuration options not defined",
+    "Unable to locate credentials",
+)
+
+#: The requester-pays bucket of the Sentinel-1 GRD scenes.
+GRD_BUCKET = "sentinel-s1-l1c"
+
+
+def refused_read(what: str, href: str, messages: Sequence[str]) -> SourceAccessError | None:
+    """The error to raise if the ``messages`` of a failed read of ``href`` say it was refused:
+    its message names the file, where it lies, and the fix."""
+    text = "\n".join(messages)
+    if not any(phrase in text for phrase in _REFUSED):
+        return None
+    scheme, _, rest = href.partition("://")
+    place = rest.partition("/")[0]
+    if scheme == "s3":
+        fix = (
+            f"Reads of the bucket {place} need AWS credentials in the standard chain "
+            "(AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment, a profile in "
+            "~/.aws/credentials, or the role of the instance or Lambda function) whose account "
+            f"may read it. The Sentinel-1 GRD bucket {GRD_BUCKET} is requester-pays: its reads "
+            "must be signed, and are billed to your account, with AWS_REQUEST_PAYER=requester "
+            "(RequestPayer=requester for boto3), as the workflow's Sentinel-1 jobs ask."
+        )
+    else:
+        fix = (
+            f"The host {place} refuses it: the file is not public, or no longer where the "
+            "catalogue's item says."
+        )
+    return SourceAccessError(
+        f"{what}: the read of {href} was refused ({messages[-1]}). {fix} "
+        "Not retried: a retry would be refused again."
+    )
 
 
 #: Phrases saying that a remote read failed on the way, so that another try may succeed. They
@@ -123,13 +193,16 @@ def error_messages(err: BaseException) -> list[str]:
 def read_error(what: str, href: str, err: Exception) -> Exception:
     """What to raise when ``href`` (``what``, e.g. "DEM cell N06W002") could not be read.
 
-    A :class:`TileDataError` when the data is the problem: ``missing_data`` if the file is not
+    A :class:`SourceAccessError` when a remote read was refused (:func:`refused_read`). A
+    :class:`TileDataError` when the data is the problem: ``missing_data`` if the file is not
     there, ``bad_data`` if it is there but does not read (a local file that exists, a remote one
     as :func:`remote_read_fault` tells). Otherwise ``err`` itself: a timeout, a 503 or a dropped
     connection after GDAL's own retries is not the tile's fault, and the executor retries the
     call. The message names the file and GDAL's first complaint, the last of the chain.
     """
     messages = error_messages(err)
+    if "://" in href and (refused := refused_read(what, href, messages)):
+        return refused
     if "://" in href:
         reason = remote_read_fault(href, messages)
     else:

@@ -18,6 +18,7 @@ import importlib
 import logging
 import time
 
+from loaders import accounting
 from loaders.ard_io import write_tile
 from loaders.reading import GDAL_READ_SETTINGS
 from loaders.spec import SpecError, TileJob
@@ -32,8 +33,9 @@ def run_job(spec: dict) -> dict:
 
     ``spec`` is plain JSON-able data built by the workflow (see ``workflow/rules/common.smk``),
     so that it travels unchanged to a Lambda worker. Returns the summary the run log keeps:
-    ``product``, wall ``seconds``, the ``shapes`` of the arrays written and the ``qa`` record's
-    summary (:func:`loaders.qa.summary`).
+    ``product``, wall ``seconds``, the ``shapes`` of the arrays written, the ``qa`` record's
+    summary (:func:`loaders.qa.summary`) and what the source reads cost, ``reads``
+    (:meth:`loaders.accounting.ReadAccount.summary`).
     """
     for name in REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
@@ -43,10 +45,20 @@ def run_job(spec: dict) -> dict:
     check_outputs(job, product_job.OUTPUTS)
     import rasterio  # the worker image's: see the module's docstring
 
-    with rasterio.Env(**(GDAL_READ_SETTINGS | product_job.GDAL_SETTINGS | job.gdal_env)):
+    settings = GDAL_READ_SETTINGS | product_job.GDAL_SETTINGS | job.source_gdal_env
+    account = accounting.start()
+    with rasterio.Env(**(settings | accounting.GDAL_STATS_SETTINGS)):
+        gdal_counted = accounting.reset_gdal_counts()
         result = product_job.compute(job)
+        gdal = accounting.gdal_traffic() if gdal_counted else None
+    # Outside the settings, GDAL reads them anew and stops counting.
+    accounting.reset_gdal_counts()
     write_tile(job.outputs, job.qa, result.record, result.arrays, job.s3_endpoint_url)
-    return {"product": job.product, "seconds": round(time.time() - started, 3)} | result.summary()
+    return (
+        {"product": job.product, "seconds": round(time.time() - started, 3)}
+        | result.summary()
+        | {"reads": account.summary(gdal)}
+    )
 
 
 def check_outputs(job: TileJob, names: tuple[str, ...]) -> None:

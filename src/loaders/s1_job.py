@@ -15,7 +15,13 @@ from loaders.dem_job import grid_record
 from loaders.dem_source import read_tile_elevation
 from loaders.errors import TileDataError
 from loaders.reading import READ_THREADS
-from loaders.s1_source import POLARISATIONS, scene_footprints, search_scenes, tile_gamma0
+from loaders.s1_source import (
+    POLARISATIONS,
+    S3Access,
+    scene_footprints,
+    search_scenes,
+    tile_gamma0,
+)
 from loaders.spec import TileJob, TileResult
 from loaders.tiles import BBox, Tile
 
@@ -38,7 +44,8 @@ def compute(job: TileJob) -> TileResult:
     footprints = scene_footprints(scenes, lons, lats)
     chosen = s1.select_quarter_scenes([item.datetime for item in scenes], footprints, tile.year)
     terrain = tile_terrain(tile.bbox, job.dem_root)
-    layers = flattened_layers(scenes, chosen, terrain, lons, lats, job.requester_pays)
+    access = S3Access(job.requester_pays, job.source_s3_endpoint_url)
+    layers = flattened_layers(scenes, chosen, terrain, lons, lats, access)
     quarters = quarterly_composites(chosen, layers, (len(lats), len(lons)))
     has_data = [bool(np.isfinite(quarters[q]).any()) for q in range(len(s1.QUARTERS))]
     if not any(has_data):
@@ -70,13 +77,13 @@ def flattened_layers(
     terrain: Terrain,
     lons: np.ndarray,
     lats: np.ndarray,
-    requester_pays: bool,
+    access: S3Access,
 ) -> Layers:
     """Terrain-flattened gamma0 of both polarisations of every chosen scene, read in threads."""
 
     def flattened(layer: tuple[int, str]) -> np.ndarray | None:
         index, pol = layer
-        read = tile_gamma0(scenes[index], pol, lons, lats, requester_pays)
+        read = tile_gamma0(scenes[index], pol, lons, lats, access)
         if read is None:
             return None
         return s1.flatten_gamma0(

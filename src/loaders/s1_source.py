@@ -11,6 +11,7 @@ and gamma0 (linear power) is resampled bilinearly onto the tile's pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 import posixpath
 import urllib.request
@@ -27,7 +28,7 @@ from scipy.ndimage import map_coordinates
 from shapely import contains_xy
 from shapely.geometry import shape
 
-from loaders import s1
+from loaders import accounting, s1
 from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
 from loaders.spec import Catalog
@@ -79,23 +80,49 @@ def scene_footprints(scenes: list[pystac.Item], lons: np.ndarray, lats: np.ndarr
     return np.stack([footprint_cells(item, coarse_lons, coarse_lats) for item in scenes])
 
 
-def read_bytes(href: str, requester_pays: bool = False) -> bytes:
-    """A file's bytes from S3 (the S1 bucket is requester-pays: the reader's account pays),
-    over http(s), or from a local path."""
+@dataclass(frozen=True)
+class S3Access:
+    """How the annotation files are read from S3: one per job."""
+
+    requester_pays: bool = False
+    """Whether the reads are billed to the reader (the GRD bucket's rule)."""
+    endpoint_url: str | None = None
+    """The S3 endpoint of the sources; None for AWS's."""
+
+    @functools.cached_property
+    def client(self):
+        """The boto3 client of the reads, made on first use, its requests counted in the job's
+        reads (:mod:`loaders.accounting`). From a session of its own: a client is safe to share
+        between the read threads but boto3's default session is not, and it would keep the
+        credentials it found first for the whole process."""
+        import boto3
+
+        client = boto3.session.Session().client("s3", endpoint_url=self.endpoint_url)
+        accounting.count_boto3_requests(client)
+        return client
+
+
+def read_bytes(href: str, access: S3Access | None = None) -> bytes:
+    """A file's bytes from S3 (the S1 bucket is requester-pays: the reader's account pays) as
+    ``access`` says (None: a new one's defaults), over http(s), or from a local path."""
     what = f"Sentinel-1 annotation {posixpath.basename(href)}"
     try:
-        if href.startswith("s3://"):
-            import boto3
-
-            bucket, _, key = href[len("s3://") :].partition("/")
-            extra = {"RequestPayer": "requester"} if requester_pays else {}
-            return boto3.client("s3").get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
-        if href.startswith(("http://", "https://")):
-            with urllib.request.urlopen(href, timeout=60) as response:
-                return response.read()
-        return Path(href).read_bytes()
+        with accounting.reading():
+            if href.startswith("s3://"):
+                return s3_object(href, access or S3Access())
+            if href.startswith(("http://", "https://")):
+                with urllib.request.urlopen(href, timeout=60) as response:
+                    return response.read()
+            return Path(href).read_bytes()
     except Exception as err:  # boto3, urllib and the file system each raise their own types
         raise read_error(what, href, err) from err
+
+
+def s3_object(url: str, access: S3Access) -> bytes:
+    """The bytes of the object at the ``s3://`` ``url``."""
+    bucket, _, key = url[len("s3://") :].partition("/")
+    extra = {"RequestPayer": "requester"} if access.requester_pays else {}
+    return access.client.get_object(Bucket=bucket, Key=key, **extra)["Body"].read()
 
 
 @dataclass(frozen=True)
@@ -119,9 +146,9 @@ def product_annotation_href(item: pystac.Item, pol: str) -> str:
     return f"{annotation_folder}/{mode}-{pol}.xml"
 
 
-def scene_annotations(item: pystac.Item, pol: str, requester_pays: bool) -> SceneAnnotations:
+def scene_annotations(item: pystac.Item, pol: str, access: S3Access) -> SceneAnnotations:
     def fetch(href: str) -> bytes:
-        return read_bytes(href, requester_pays)
+        return read_bytes(href, access)
 
     try:
         return SceneAnnotations(
@@ -159,10 +186,11 @@ class TileGamma0:
 
 
 def tile_gamma0(
-    item: pystac.Item, pol: str, lons: np.ndarray, lats: np.ndarray, requester_pays: bool
+    item: pystac.Item, pol: str, lons: np.ndarray, lats: np.ndarray, access: S3Access
 ) -> TileGamma0 | None:
-    """A scene's gamma0 of one polarisation on the tile's grid; None if it misses the tile."""
-    notes = scene_annotations(item, pol, requester_pays)
+    """A scene's gamma0 of one polarisation on the tile's grid; None if it misses the tile.
+    ``access`` says how its annotations are read from S3."""
+    notes = scene_annotations(item, pol, access)
     try:
         look = s1.look_azimuth(notes.geolocation.pass_direction, notes.geolocation.platform_heading)
     except ValueError as err:
@@ -186,7 +214,8 @@ def tile_gamma0(
         first_pixel, first_line, last_pixel - first_pixel + 1, last_line - first_line + 1
     )
     try:
-        with rasterio.open(href) as src:
+        accounting.note_window(href, None, window)
+        with accounting.reading(), rasterio.open(href) as src:
             dn = src.read(1, window=window)
     except RasterioIOError as err:
         raise read_error(f"Sentinel-1 {pol} image of {item.id}", href, err) from err

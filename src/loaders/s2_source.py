@@ -21,18 +21,21 @@ import pystac
 import rasterio
 from affine import Affine
 from rasterio.enums import Resampling
-from rasterio.errors import RasterioIOError
+from rasterio.errors import RasterioIOError, WindowError
+from rasterio.io import DatasetReader
+from rasterio.transform import array_bounds
 from rasterio.vrt import WarpedVRT
 from rasterio.warp import transform_bounds
+from rasterio.windows import Window, from_bounds
 from shapely.affinity import translate
 from shapely.geometry import Polygon, box, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import unary_union
 
-from loaders import s2
+from loaders import accounting, s2
 from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
-from loaders.reading import READ_THREADS
+from loaders.reading import READ_THREADS, gdal_path
 from loaders.spec import Catalog
 from loaders.tiles import BBox, Tile
 
@@ -154,14 +157,15 @@ def read_asset(item: pystac.Item, asset: str, grid: Grid) -> np.ndarray:
     coarser, so the SCL at 640 m costs a few hundred kilobytes, not the 20 m image."""
     if asset not in item.assets:
         raise TileDataError("bad_data", f"Sentinel-2 item {item.id} has no {asset} asset")
-    href = item.assets[asset].get_absolute_href()
+    href = gdal_path(item.assets[asset].get_absolute_href())
     try:
-        with rasterio.open(href) as full:
+        with accounting.reading(), rasterio.open(href) as full:
             native = abs(full.transform.a)
             factors = full.overviews(1)
         usable = [f for f in factors if native * f <= grid.resolution * (1 + 1e-9)]
         options = {"OVERVIEW_LEVEL": factors.index(max(usable))} if usable else {}
         with (
+            accounting.reading(),
             rasterio.open(href, **options) as src,
             WarpedVRT(
                 src,
@@ -174,9 +178,20 @@ def read_asset(item: pystac.Item, asset: str, grid: Grid) -> np.ndarray:
                 nodata=0,
             ) as warped,
         ):
+            accounting.note_window(href, options.get("OVERVIEW_LEVEL"), source_window(src, grid))
             return warped.read(1)
     except RasterioIOError as err:
         raise read_error(f"Sentinel-2 asset {asset} of {item.id}", href, err) from err
+
+
+def source_window(src: DatasetReader, grid: Grid) -> Window:
+    """The window of ``src`` that ``grid`` covers, within the file."""
+    bounds = array_bounds(grid.height, grid.width, grid.transform)
+    covered = from_bounds(*transform_bounds(grid.crs, src.crs, *bounds), src.transform)
+    try:
+        return covered.intersection(Window(0, 0, src.width, src.height))
+    except WindowError:  # the grid misses the file: nothing of it is needed
+        return Window(0, 0, 0, 0)
 
 
 def read_mosaic(acquisition: Acquisition, asset: str, grid: Grid) -> np.ndarray:

@@ -36,6 +36,9 @@ class Catalog:
     retries: int = 5
     backoff_seconds: float = 0.5
     timeout_seconds: float = 30
+    page_size: int = 100
+    """Items per page of an API's search results (its ``limit``): Earth Search answers 10 per
+    page without one, and Element 84's stac-server recommends 100 as the most to ask for."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class TileJob:
     """The S3 endpoint of ``s3://`` outputs; None for AWS's."""
     gdal_env: Mapping[str, str] = field(default_factory=dict)
     """GDAL settings of the source reads (credentials, requester pays...)."""
+    source_s3_endpoint_url: str | None = None
+    """The S3 endpoint of ``s3://`` sources (``http://host:port``); None for AWS's."""
     stac: Catalog | None = None
     """Where the Sentinel scenes are searched (S1, S2)."""
     dem_root: str | None = None
@@ -60,6 +65,12 @@ class TileJob:
     S1 for terrain flattening)."""
     requester_pays: bool = False
     """Whether reads of the S1 annotations are billed to the reader (the GRD bucket's rule)."""
+
+    @property
+    def source_gdal_env(self) -> dict[str, str]:
+        """GDAL settings of the source reads: those reaching the sources' S3 endpoint, then the
+        spec's own, which win."""
+        return s3_endpoint_settings(self.source_s3_endpoint_url) | dict(self.gdal_env)
 
     @classmethod
     def from_spec(cls, spec: Mapping) -> TileJob:
@@ -77,6 +88,8 @@ class TileJob:
             raise SpecError(f"tile job spec of {product}: missing key(s) {missing}")
         if not isinstance(spec["outputs"], Mapping):
             raise SpecError(f"tile job spec of {product}: outputs map names to destinations")
+        # A malformed endpoint is refused here, before anything is read.
+        s3_endpoint_settings(spec.get("source_s3_endpoint_url"))
         return cls(
             product=product,
             tile=built(Tile, spec["tile"], "tile"),
@@ -84,10 +97,29 @@ class TileJob:
             qa=spec["qa"],
             s3_endpoint_url=spec.get("s3_endpoint_url"),
             gdal_env=dict(spec.get("gdal_env", {})),
+            source_s3_endpoint_url=spec.get("source_s3_endpoint_url"),
             stac=catalog(spec["stac"]) if "stac" in spec else None,
             dem_root=spec.get("dem_root"),
             requester_pays=bool(spec.get("requester_pays", False)),
         )
+
+
+def s3_endpoint_settings(endpoint_url: str | None) -> dict[str, str]:
+    """GDAL settings that make ``/vsis3/`` reach the S3 endpoint ``endpoint_url``
+    (``http://host:port``): its host and port, its scheme, and paths rather than bucket host
+    names (a local or third-party endpoint has no per-bucket names). None: AWS, no settings."""
+    if endpoint_url is None:
+        return {}
+    scheme, _, rest = endpoint_url.partition("://")
+    if scheme not in ("http", "https") or not rest:
+        raise SpecError(
+            f"tile job spec: source_s3_endpoint_url {endpoint_url!r} is not an http(s) URL"
+        )
+    return {
+        "AWS_S3_ENDPOINT": rest.rstrip("/"),
+        "AWS_HTTPS": "YES" if scheme == "https" else "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+    }
 
 
 def catalog(fields: Mapping) -> Catalog:
@@ -95,6 +127,9 @@ def catalog(fields: Mapping) -> Catalog:
     found = built(Catalog, fields, "stac")
     if found.url is None and found.path is None:
         raise SpecError("tile job spec: stac names no catalogue: give its url or its path")
+    # pystac-client refuses other limits, which would read as a failed search, not a bad spec.
+    if not 1 <= found.page_size <= 10000:
+        raise SpecError(f"tile job spec: stac page_size {found.page_size} is not in 1..10000")
     return found
 
 

@@ -6,12 +6,13 @@ import traceback
 
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
-from loaders.errors import DestinationWriteError, TileDataError
+from loaders.errors import DestinationWriteError, SourceAccessError, TileDataError
 from loaders.spec import SpecError
 
 #: Errors that a retry of the call would only meet again, at the price of the tile's computation
-#: (a malformed spec is the workflow's and the loaders' disagreement, not the worker's fault).
-NOT_RETRIED = (TileDataError, DestinationWriteError, SpecError)
+#: (a malformed spec is the workflow's and the loaders' disagreement, not the worker's fault; a
+#: refused source read is refused again until the credentials or the settings change).
+NOT_RETRIED = (TileDataError, SourceAccessError, DestinationWriteError, SpecError)
 
 #: Seconds a call may stay unreported once Lithops has run every task of its map: the worker
 #: writes the call's status before it exits, and Lithops reads it within a few seconds.
@@ -82,6 +83,8 @@ def describe_error(error: BaseException, attempts: int) -> str:
     """The line Snakemake shows for a job whose last call ended with ``error``."""
     if isinstance(error, TileDataError):
         kind = "tile data problem, not retried"
+    elif isinstance(error, SourceAccessError):
+        kind = "a source refuses the reads, not retried"
     elif isinstance(error, DestinationWriteError):
         kind = "the destination refuses the outputs, not retried"
     elif isinstance(error, SpecError):

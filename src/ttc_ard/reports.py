@@ -26,7 +26,8 @@ from ttc_ard.request import CSV_COLUMNS  # noqa: E402
 #: Columns of the CSV summary: the job records without their nested parts.
 SUMMARY_COLUMNS = [
     "job_id", "product", "region", "backend", "tile", "status", "reason", "attempts",
-    "submitted", "start", "end", "duration_s", "peak_memory_mb", "memory_mb", "error",
+    "submitted", "start", "end", "duration_s", "peak_memory_mb", "memory_mb", "read_requests",
+    "read_mb", "read_wait_s", "error",
 ]  # fmt: skip
 STATUS_COLOURS = {
     "success": "tab:green",
@@ -35,6 +36,8 @@ STATUS_COLOURS = {
     "cancelled": "tab:purple",
 }
 FAILURES_LISTED = 20
+#: How the reports name the clients of a job's reads (loaders.accounting).
+READ_CLIENTS = {"gdal": "GDAL", "boto3": "boto3", "stac": "STAC"}
 
 
 def calls_made(attempts: list[dict]) -> int:
@@ -51,6 +54,7 @@ def job_records(attempts: list[dict]) -> list[dict]:
     records = []
     for job_id, tries in sorted(by_job.items()):
         last, stats = tries[-1], tries[-1].get("stats", {})
+        reads = (last.get("result") or {}).get("reads")
         tile = last.get("tile") or {}
         peak = max(stats.get("worker_peak_memory_start", 0), stats.get("worker_peak_memory_end", 0))
         records.append(
@@ -73,6 +77,10 @@ def job_records(attempts: list[dict]) -> list[dict]:
                 "error": last.get("error"),
                 "traceback_tail": last.get("traceback_tail"),
                 "qa": (last.get("result") or {}).get("qa"),
+                "reads": reads,
+                "read_requests": reads and reads["requests"],
+                "read_mb": reads and round(reads["bytes"] / 1e6, 3),
+                "read_wait_s": reads and reads["wait_seconds"],
                 "stats": stats,
             }
         )
@@ -120,6 +128,7 @@ def summary_text(
             f"  {product:<6} {min(seconds):.2f} / {statistics.median(seconds):.2f} / "
             f"{max(seconds):.2f}"
         )
+    lines += read_lines(records)
     lines += qa_lines(records)
     gb_seconds, cost = measured_cost(attempts, price)
     estimated = "not available" if estimate is None else f"${estimate:.4f}"
@@ -138,6 +147,53 @@ def summary_text(
                 f"{record['attempts']} attempt(s): {record['error']}"
             )
     return "\n".join(lines) + "\n"
+
+
+def read_lines(records: list[dict]) -> list[str]:
+    """Per product, what the source reads of its successful calls cost (from the ``reads`` of
+    their results, :mod:`loaders.accounting`): the median and total of the HTTP requests, MB
+    downloaded, seconds with a read in progress and STAC search pages, and the requests of each
+    client in total."""
+    by_product = defaultdict(list)
+    for record in records:
+        if record["status"] == "success" and record.get("reads"):
+            by_product[record["product"]].append(record["reads"])
+    if not by_product:
+        return []
+    lines = [
+        "",
+        "source reads of successful calls: median / total (GDAL counts a parallel multi-range "
+        "read of one file as one request)",
+    ]
+    for product, reads in sorted(by_product.items()):
+        figures = {
+            "requests": ([r["requests"] for r in reads], "{:.0f}"),
+            "MB": ([r["bytes"] / 1e6 for r in reads], "{:.1f}"),
+            "wait s": ([r["wait_seconds"] for r in reads], "{:.1f}"),
+            "search pages": ([r["searches"] for r in reads], "{:.0f}"),
+        }
+        lines.append(
+            f"  {product:<6} {len(reads)} call(s): "
+            + ", ".join(
+                f"{name} {form.format(statistics.median(values))} / {form.format(sum(values))}"
+                for name, (values, form) in figures.items()
+            )
+        )
+        lines.append(f"         requests by client, total: {client_totals(reads)}")
+    return lines
+
+
+def client_totals(reads: list[dict]) -> str:
+    """Each client's requests summed over ``reads``; GDAL's with the calls where its counters
+    were not found (its requests then are in no total)."""
+    parts = []
+    for client, name in READ_CLIENTS.items():
+        counted = [r["by_client"][client] for r in reads if r["by_client"].get(client)]
+        part = f"{name} {sum(c['requests'] for c in counted)}"
+        if missing := len(reads) - len(counted):
+            part += f" (not counted in {missing} call(s))"
+        parts.append(part)
+    return ", ".join(parts)
 
 
 #: A tile whose outputs have more pixels than this that no scene covered is flagged.

@@ -7,7 +7,6 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.resources import Resources
 
-from loaders.catalog import EARTH_SEARCH
 from loaders.copdem import CELL_ID_PATTERN, cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
@@ -31,6 +30,13 @@ from ttc_ard.plan import (
 )
 from ttc_ard.request import RequestError, check_years, load_request_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
+from ttc_ard.sources import (
+    SourceError,
+    aws_source_settings,
+    check_requester_pays_credentials,
+    check_stac_api,
+    demo_source_settings,
+)
 
 CONFIG_SCHEMA = load_schema(workflow.source_path("../schemas/config.schema.yaml"))
 try:
@@ -200,6 +206,21 @@ def check_destination():
         raise WorkflowError(str(err)) from None
 
 
+def check_sources():
+    """Stop a real run whose STAC API does not answer, or whose Sentinel-1 reads on this
+    machine could not be signed, before any job starts."""
+    if config["source"] != "earth-search":
+        return
+    products = set(config["products"])
+    try:
+        if {"s1", "s2"} & products:
+            check_stac_api(config["stac_url"])
+        if "s1" in products and BACKENDS["s1"] == "localhost":
+            check_requester_pays_credentials()
+    except SourceError as err:
+        raise WorkflowError(str(err)) from None
+
+
 def in_destination(key):
     """``key`` under the destination root as Snakemake must see it: an S3 object through the
     storage provider, a local file as it is."""
@@ -266,36 +287,11 @@ def loader_spec(product, wildcards):
 
 def source_settings(product):
     """Where a product's loader reads its sources, for the configured source."""
-    if product == "dem":
-        if config["source"] == "demo":
-            return {"dem_root": os.path.abspath(f"{DEMO_ARCHIVE}/copernicus-dem-30m")}
-        return {
-            "dem_root": "s3://copernicus-dem-30m",
-            "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"},
-        }
-    if product == "s1":
-        if config["source"] == "demo":
-            return {
-                "stac": {"path": os.path.abspath(f"{DEMO_ARCHIVE}/stac")},
-                "dem_root": os.path.abspath(f"{DEMO_ARCHIVE}/copernicus-dem-30m"),
-            }
-        # The GRD bucket is requester-pays: reads are signed and billed to the caller's
-        # account; the DEM bucket is public and accepts the same signed reads.
-        return {
-            "stac": {"url": EARTH_SEARCH},
-            "dem_root": "s3://copernicus-dem-30m",
-            "requester_pays": True,
-            "gdal_env": {"AWS_REQUEST_PAYER": "requester"},
-        }
-    if product == "s2":
-        if config["source"] == "demo":
-            return {"stac": {"path": os.path.abspath(f"{DEMO_ARCHIVE}/stac")}}
-        # The items' COG hrefs are public https URLs of the sentinel-cogs bucket.
-        return {
-            "stac": {"url": EARTH_SEARCH},
-            "gdal_env": {"AWS_NO_SIGN_REQUEST": "YES"},
-        }
-    raise WorkflowError(f"no source settings for product {product}")
+    if config["source"] == "demo":
+        return demo_source_settings(product, os.path.abspath(DEMO_ARCHIVE))
+    return aws_source_settings(
+        product, config["stac_url"], config["source_s3_endpoint_url"]
+    )
 
 
 def lithops_options(product):
