@@ -29,20 +29,17 @@ Each row is run under the shipped GDAL settings, then under each variant named i
 """
 
 import argparse
-import json
 import math
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import rasterio
-from timing import DEMO_TILES
+from timing import DEMO_TILES, loader_in_fresh_process
 
 from demo_archive.served import serve_archive
 from loaders.reading import READ_THREADS
@@ -57,16 +54,6 @@ PRODUCTS = ("dem", "s1", "s2")
 CONCURRENCY = {"dem": 1, "s1": READ_THREADS, "s2": READ_THREADS}
 #: GDAL settings tried beside the shipped ones (name -> settings added to the spec's gdal_env).
 VARIANTS: dict[str, dict[str, str]] = {}
-
-# The child runs one job and prints its summary and the windows its sources read.
-_CHILD = """
-import dataclasses, json, sys
-from loaders import accounting
-from loaders.jobs import run_job
-result = run_job(json.loads(sys.argv[1]))
-windows = [dataclasses.asdict(w) for w in accounting.current().windows]
-print(json.dumps({"result": result, "windows": windows}))
-"""
 
 
 @dataclass
@@ -165,27 +152,15 @@ def floor_bytes(windows: list[dict]) -> int:
     return blocks + sum(header_bytes(path) for path in files)
 
 
-def run_job_in_fresh_process(job_spec: dict, env: dict) -> tuple[dict, float]:
-    started = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(job_spec)],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return json.loads(child.stdout), time.perf_counter() - started
-
-
 def local_walls(tiles) -> dict[str, float]:
     """Wall seconds of each product's jobs over ``tiles`` reading the local files."""
     walls = dict.fromkeys(PRODUCTS, 0.0)
     with tempfile.TemporaryDirectory(prefix="local-reads-") as scratch:
         for tile in tiles:
             for product in PRODUCTS:
-                walls[product] += run_job_in_fresh_process(
-                    spec(product, tile, Path(scratch)), dict(os.environ)
-                )[1]
+                walls[product] += loader_in_fresh_process(spec(product, tile, Path(scratch)))[
+                    "seconds"
+                ]
     return walls
 
 
@@ -201,7 +176,7 @@ def measure(served, tiles, extra: dict, local: dict[str, float]) -> dict[str, To
                 job_spec = spec(product, tile, Path(scratch), served, extra)
                 served.clear_requests()
                 stac_before = len(served.stac_requests())
-                out, wall = run_job_in_fresh_process(job_spec, env)
+                out = loader_in_fresh_process(job_spec, env)
                 records = served.requests()
                 total = totals[product]
                 total.jobs += 1
@@ -217,7 +192,7 @@ def measure(served, tiles, extra: dict, local: dict[str, float]) -> dict[str, To
                 total.request_seconds += sum(r.total_s for r in records)
                 total.searches += out["result"]["reads"]["searches"]
                 total.wait_seconds += out["result"]["reads"]["wait_seconds"]
-                total.wall_seconds += wall
+                total.wall_seconds += out["seconds"]
     return totals
 
 

@@ -31,25 +31,29 @@ def median_seconds(action: Callable[[], object], repeat: int) -> float:
 # The child reports its own high-water mark: VmHWM belongs to the address space made by exec,
 # whereas ru_maxrss of a forked child also counts the pages it shared with this process.
 _CHILD = """
-import json, resource, sys
+import dataclasses, json, resource, sys
+from loaders import accounting
 from loaders.jobs import run_job
 result = run_job(json.loads(sys.argv[1]))
 usage = resource.getrusage(resource.RUSAGE_SELF)
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM"))
+windows = [dataclasses.asdict(w) for w in accounting.current().windows]
 print(json.dumps({"result": result, "cpu": usage.ru_utime + usage.ru_stime,
-                  "peak_mb": int(hwm.split()[1]) // 1024}, default=str))
+                  "peak_mb": int(hwm.split()[1]) // 1024, "windows": windows}, default=str))
 """
 
 
-def loader_in_fresh_process(spec: dict) -> dict:
-    """Run the tile job ``spec`` (``loaders.jobs.run_job``) in a new Python process: its
-    ``result`` (the job's summary), wall ``seconds`` with the process start, ``cpu`` seconds and
-    peak resident memory ``peak_mb``."""
+def loader_in_fresh_process(spec: dict, env: dict | None = None) -> dict:
+    """Run the tile job ``spec`` (``loaders.jobs.run_job``) in a new Python process (with the
+    environment ``env``, or this one's): its ``result`` (the job's summary), wall ``seconds``
+    with the process start, ``cpu`` seconds, peak resident memory ``peak_mb`` and the raster
+    ``windows`` its sources read (:class:`loaders.accounting.WindowRead` fields)."""
     started = time.perf_counter()
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, json.dumps(spec)],
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return {"seconds": time.perf_counter() - started, **json.loads(child.stdout)}

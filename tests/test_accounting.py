@@ -12,11 +12,12 @@ import ctypes.util
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 import rasterio.shutil
+from loopback import LoopbackServer
 from s3_server import CREDENTIALS
 from synthetic_dem import cells_for, plane, write_cell
 
@@ -177,7 +178,7 @@ def test_overlapping_reads_count_their_wall_time_once():
     assert 0.6 <= account.wait_seconds < 1.5
 
 
-class DeniedServer:
+class DeniedServer(LoopbackServer):
     """A loopback S3 and HTTP stand-in that refuses every request with S3's 403 AccessDenied,
     logging each request's method and path."""
 
@@ -202,19 +203,7 @@ class DeniedServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
 
 
 @pytest.fixture

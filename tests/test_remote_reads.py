@@ -7,15 +7,15 @@ closed loopback port, and from a small loopback S3 and HTTP stand-in that thrott
 classifier is also tested alone on the messages GDAL gave in such reads.
 """
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
 import rasterio.shutil
+from loopback import LoopbackServer
 from rasterio.errors import RasterioIOError
 from s3_server import CREDENTIALS
 from synthetic_dem import plane, write_cell
@@ -156,7 +156,7 @@ def test_unreachable_s3_endpoint_is_an_error_the_executor_retries(tmp_path, s3_e
     assert not isinstance(err.value, NOT_RETRIED)
 
 
-class ThrottledServer:
+class ThrottledServer(LoopbackServer):
     """A loopback S3 and HTTP stand-in holding one file: it answers a HEAD with the file's size,
     serves the reads that start before ``served_below`` and answers every other read with S3's
     503 SlowDown, as a throttled bucket does."""
@@ -184,19 +184,7 @@ class ThrottledServer:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def endpoint(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"{host}:{port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
 
 
 @pytest.fixture

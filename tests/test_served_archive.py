@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import numpy as np
 import pytest
 import rasterio
@@ -32,6 +31,7 @@ from demo_archive.served import (
     ServedArchive,
     serve_archive,
 )
+from demo_archive.served.publish import s3_client
 from loaders.catalog import search
 from loaders.reading import gdal_path
 from loaders.spec import Catalog
@@ -73,16 +73,6 @@ def proxy_settings(served: ServedArchive, **changes) -> Iterator[None]:
             bandwidth_bytes_per_s=previous.bandwidth_bytes_per_s,
             faults=previous.faults,
         )
-
-
-def s3_client(endpoint_url: str):
-    return boto3.client(
-        "s3",
-        endpoint_url=endpoint_url,
-        aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
-    )
 
 
 def get(url: str) -> tuple[int, bytes]:

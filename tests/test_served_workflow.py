@@ -20,6 +20,7 @@ from workflow_runner import (
 )
 
 from demo_archive.served import Faults, serve_archive
+from demo_archive.served.publish import s3_client
 from loaders.copdem import cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
@@ -108,18 +109,10 @@ def test_throttling_and_resets_are_retried_and_the_tiles_complete(
 
 
 def test_a_missing_object_fails_its_tile_as_missing_data(tmp_path, demo_archive, served):
-    import boto3
-
     tile = DEMO_TILES[0]
     lon, lat = DEMO_TILE_CENTRES[tile]
     (cell,) = [cell_id(*c) for c in source_cells(tile_bbox(lon, lat))]
-    moto = boto3.client(
-        "s3",
-        endpoint_url=served.moto_endpoint_url,
-        aws_access_key_id=served.credentials["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=served.credentials["AWS_SECRET_ACCESS_KEY"],
-        region_name="us-east-1",
-    )
+    moto = s3_client(served.moto_endpoint_url)
     key = f"{cell}/{cell}.tif"
     body = moto.get_object(Bucket="copernicus-dem-30m", Key=key)["Body"].read()
     moto.delete_object(Bucket="copernicus-dem-30m", Key=key)

@@ -2,17 +2,17 @@
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from loopback import LoopbackServer
 
 from ttc_ard.sources import SourceError, check_requester_pays_credentials, check_stac_api
 
 
-def serve(body: dict):
-    """A loopback HTTP server answering every GET with ``body`` as JSON; its URL."""
+def serve(body: dict) -> LoopbackServer:
+    """A loopback HTTP server answering every GET with ``body`` as JSON."""
 
     class Answer(BaseHTTPRequestHandler):
         def do_GET(self):
@@ -26,26 +26,25 @@ def serve(body: dict):
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_address[1]}/v1"
+    return LoopbackServer(Answer)
 
 
 def test_a_stac_landing_page_passes():
-    server, url = serve({"type": "Catalog", "id": "earth-search-aws", "links": []})
+    server = serve({"type": "Catalog", "id": "earth-search-aws", "links": []})
     try:
-        check_stac_api(url)
+        check_stac_api(f"{server.url}/v1")
     finally:
-        server.shutdown()
+        server.stop()
 
 
 def test_a_page_that_is_no_stac_api_is_named():
-    server, url = serve({"message": "hello"})
+    server = serve({"message": "hello"})
+    url = f"{server.url}/v1"
     try:
         with pytest.raises(SourceError, match="not with a STAC API landing page") as err:
             check_stac_api(url)
     finally:
-        server.shutdown()
+        server.stop()
     assert url in str(err.value) and "stac_url" in str(err.value)
 
 
