@@ -34,7 +34,7 @@ import os
 import statistics
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -71,7 +71,7 @@ class Totals:
     wall_seconds: float = 0.0
     local_wall_seconds: float = 0.0
     """The same jobs' wall time reading the archive's local files: the computing."""
-    first_byte_seconds: list = None
+    first_byte_seconds: list[float] = field(default_factory=list)
     """Each request's seconds to its first byte, as the proxy measured it (its latency, or
     more when the served archive is slower than that)."""
     busy_seconds: float = 0.0
@@ -165,10 +165,7 @@ def local_walls(tiles) -> dict[str, float]:
 
 
 def measure(served, tiles, extra: dict, local: dict[str, float]) -> dict[str, Totals]:
-    totals = {
-        product: Totals(local_wall_seconds=local[product], first_byte_seconds=[])
-        for product in PRODUCTS
-    }
+    totals = {product: Totals(local_wall_seconds=local[product]) for product in PRODUCTS}
     env = os.environ | served.credentials
     with tempfile.TemporaryDirectory(prefix="remote-reads-") as scratch:
         for tile in tiles:
