@@ -31,7 +31,7 @@ from demo_archive.served import (
     ServedArchive,
     serve_archive,
 )
-from demo_archive.served.publish import s3_client
+from demo_archive.served.publish import put_object, s3_client
 from loaders.catalog import search
 from loaders.reading import gdal_path
 from loaders.spec import Catalog
@@ -170,9 +170,7 @@ def test_s1_reads_must_be_signed_and_pay(served, small_archive, monkeypatch):
 
 def test_first_byte_delay_and_bandwidth_cap_show_in_the_log(served, log_path):
     blob = np.random.default_rng(1).bytes(150_000)
-    s3_client(served.moto_endpoint_url).put_object(
-        Bucket="sentinel-cogs", Key="test/blob", Body=blob, ACL="public-read"
-    )
+    put_object(s3_client(served.moto_endpoint_url), "sentinel-cogs", "test/blob", blob)
     latency_s, bandwidth = 0.05, 1_000_000
     with proxy_settings(served, latency_s=latency_s, bandwidth_bytes_per_s=bandwidth):
         for _ in range(3):

@@ -20,7 +20,7 @@ from workflow_runner import (
 )
 
 from demo_archive.served import Faults, serve_archive
-from demo_archive.served.publish import s3_client
+from demo_archive.served.publish import put_object, s3_client
 from loaders.copdem import cell_id
 from loaders.dem import source_cells
 from loaders.tiles import tile_bbox
@@ -120,7 +120,7 @@ def test_a_missing_object_fails_its_tile_as_missing_data(tmp_path, demo_archive,
         workflow = served_workflow(tmp_path, demo_archive, served, [tile])
         result = workflow.run(check=False, products="[dem]")
     finally:
-        moto.put_object(Bucket="copernicus-dem-30m", Key=key, Body=body)
+        put_object(moto, "copernicus-dem-30m", key, body)
     assert result.returncode != 0
     (attempt,) = call_attempts(tmp_path)
     assert (attempt["status"], attempt["reason"]) == ("failed", "missing_data")

@@ -101,14 +101,20 @@ def publish(archive: Path, endpoint_url: str) -> int:
 
     def upload(entry: tuple[str, str, Path]) -> None:
         bucket, key, path = entry
-        # moto refuses unsigned reads (HEAD included) of objects that are not public-read.
-        acl = "public-read" if bucket in PUBLIC_BUCKETS else "private"
-        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ACL=acl)
+        put_object(client, bucket, key, path.read_bytes())
 
     with ThreadPoolExecutor(UPLOAD_THREADS) as pool:
         # list() re-raises the first failed upload.
         list(pool.map(upload, objects))
     return len(objects)
+
+
+def put_object(client, bucket: str, key: str, body: bytes) -> None:
+    """Store ``body`` at ``key`` as the archive's objects are stored: readable by anyone in a
+    public bucket. moto refuses unsigned reads (HEAD included) of an object that is not
+    public-read, so an object put back without this ACL answers 403 to the loaders."""
+    acl = "public-read" if bucket in PUBLIC_BUCKETS else "private"
+    client.put_object(Bucket=bucket, Key=key, Body=body, ACL=acl)
 
 
 def create_empty_bucket(client, bucket: str) -> None:
