@@ -353,15 +353,15 @@ def test_remote_read_fault_from_gdal_messages(href, messages, reason):
         (  # Earth Search's sentinel-cogs href: read as the object, one request to open
             "https://sentinel-cogs.s3.us-west-2.amazonaws.com/sentinel-s2-l2a-cogs/30/N/XN/2023/1/"
             "S2A_30NXN_20230106_0_L2A/B04.tif",
-            "s3://sentinel-cogs/sentinel-s2-l2a-cogs/30/N/XN/2023/1/S2A_30NXN_20230106_0_L2A/B04.tif",
+            "/vsis3/sentinel-cogs/sentinel-s2-l2a-cogs/30/N/XN/2023/1/S2A_30NXN_20230106_0_L2A/B04.tif",
         ),
-        ("https://bucket.s3.amazonaws.com/a/b.tif", "s3://bucket/a/b.tif"),
-        ("https://bucket.s3-eu-west-1.amazonaws.com/a.tif", "s3://bucket/a.tif"),
-        ("s3://sentinel-s1-l1c/GRD/x.tiff", "s3://sentinel-s1-l1c/GRD/x.tiff"),
+        ("https://bucket.s3.amazonaws.com/a/b.tif", "/vsis3/bucket/a/b.tif"),
+        ("https://bucket.s3-eu-west-1.amazonaws.com/a.tif", "/vsis3/bucket/a.tif"),
+        ("s3://sentinel-s1-l1c/GRD/x.tiff", "/vsis3/sentinel-s1-l1c/GRD/x.tiff"),
         ("https://example.org/data/b.tif", "https://example.org/data/b.tif"),
         ("https://s3.amazonaws.com/bucket/b.tif", "https://s3.amazonaws.com/bucket/b.tif"),
         ("/data/archive/b.tif", "/data/archive/b.tif"),
     ],
 )
-def test_gdal_reads_an_objects_https_url_as_its_s3_url(href, path):
+def test_gdal_reads_an_s3_object_through_its_own_s3_reader(href, path):
     assert gdal_path(href) == path

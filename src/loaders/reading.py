@@ -22,11 +22,20 @@ _S3_OBJECT_URL = re.compile(
 )
 
 
-def gdal_path(href: str) -> str:
-    """The URL GDAL reads the file at ``href`` by: the ``s3://`` URL of an object given by its
-    https URL on AWS, ``href`` itself otherwise. GDAL opens an https URL with a HEAD and then a
-    GET, an ``s3://`` one with a single GET (half the round trips of each file opened, which an
-    S2 tile does hundreds of times), and reaches it through the sources' S3 endpoint, the
-    served demo archive's as well as AWS's."""
+def object_url(href: str) -> str:
+    """The ``s3://`` URL of an S3 object given by its https URL on AWS; ``href`` otherwise."""
     found = _S3_OBJECT_URL.fullmatch(href)
     return f"s3://{found['bucket']}/{found['key']}" if found else href
+
+
+def gdal_path(href: str) -> str:
+    """The path GDAL opens the file at ``href`` by: an S3 object (its ``s3://`` URL or its
+    https URL on AWS) through GDAL's own S3 reader, ``/vsis3/<bucket>/<key>``; ``href`` itself
+    otherwise. Against an https URL GDAL sends a HEAD and then a GET to open a file, against
+    ``/vsis3/`` one GET, through the sources' S3 endpoint (AWS's, or the served demo archive's).
+    And rasterio hands a ``/vsis3/`` path to GDAL as it is, whereas for an ``s3://`` URL it
+    builds a boto3 session at every open: ~25 ms of Python holding the GIL, which serialised an
+    S2 tile's hundreds of parallel reads. Credentials then come from GDAL's own chain (the
+    environment, ``~/.aws``, the Lambda role): the reads that use it are unsigned."""
+    url = object_url(href)
+    return "/vsis3/" + url.removeprefix("s3://") if url.startswith("s3://") else href

@@ -35,7 +35,7 @@ from shapely.ops import unary_union
 from loaders import accounting, s2
 from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
-from loaders.reading import READ_THREADS, gdal_path
+from loaders.reading import READ_THREADS, gdal_path, object_url
 from loaders.spec import Catalog
 from loaders.tiles import BBox, Tile
 
@@ -157,31 +157,42 @@ def read_asset(item: pystac.Item, asset: str, grid: Grid) -> np.ndarray:
     coarser, so the SCL at 640 m costs a few hundred kilobytes, not the 20 m image."""
     if asset not in item.assets:
         raise TileDataError("bad_data", f"Sentinel-2 item {item.id} has no {asset} asset")
-    href = gdal_path(item.assets[asset].get_absolute_href())
+    href = object_url(item.assets[asset].get_absolute_href())
+    path = gdal_path(href)
     try:
-        with accounting.reading(), rasterio.open(href) as full:
-            native = abs(full.transform.a)
-            factors = full.overviews(1)
-        usable = [f for f in factors if native * f <= grid.resolution * (1 + 1e-9)]
-        options = {"OVERVIEW_LEVEL": factors.index(max(usable))} if usable else {}
-        with (
-            accounting.reading(),
-            rasterio.open(href, **options) as src,
-            WarpedVRT(
-                src,
-                crs=grid.crs,
-                transform=grid.transform,
-                width=grid.width,
-                height=grid.height,
-                resampling=Resampling.nearest,
-                src_nodata=0,
-                nodata=0,
-            ) as warped,
-        ):
-            accounting.note_window(href, options.get("OVERVIEW_LEVEL"), source_window(src, grid))
-            return warped.read(1)
+        with accounting.reading(), rasterio.open(path) as full:
+            level = overview_level(abs(full.transform.a), full.overviews(1), grid.resolution)
+            if level is None:  # the file itself: read it through this opening
+                return on_grid(full, grid, href, level)
+        with accounting.reading(), rasterio.open(path, OVERVIEW_LEVEL=level) as overview:
+            return on_grid(overview, grid, href, level)
     except RasterioIOError as err:
         raise read_error(f"Sentinel-2 asset {asset} of {item.id}", href, err) from err
+
+
+def overview_level(native: float, factors: list[int], resolution: float) -> int | None:
+    """GDAL's ``OVERVIEW_LEVEL`` of the overview closest to ``resolution`` without being
+    coarser, for a file of pixel size ``native`` with overviews ``factors``; None when no
+    overview qualifies (the file itself is read)."""
+    usable = [f for f in factors if native * f <= resolution * (1 + 1e-9)]
+    return factors.index(max(usable)) if usable else None
+
+
+def on_grid(src: DatasetReader, grid: Grid, href: str, level: int | None) -> np.ndarray:
+    """``src`` (the file at ``href``, or its overview ``level``) on ``grid``, nearest; the
+    window read is noted in the job's reads under ``href``."""
+    with WarpedVRT(
+        src,
+        crs=grid.crs,
+        transform=grid.transform,
+        width=grid.width,
+        height=grid.height,
+        resampling=Resampling.nearest,
+        src_nodata=0,
+        nodata=0,
+    ) as warped:
+        accounting.note_window(href, level, source_window(src, grid))
+        return warped.read(1)
 
 
 def source_window(src: DatasetReader, grid: Grid) -> Window:

@@ -248,6 +248,10 @@ class ProxyRequestHandler(BaseHTTPRequestHandler):
     """Serves one client connection: each request is forwarded, delayed and paced."""
 
     protocol_version = "HTTP/1.1"
+    # An answer leaves in two writes (head, then body): with Nagle's algorithm the second waits
+    # for the client's delayed ACK of the first, 40 ms on Linux, on every request of a kept
+    # connection (GDAL keeps its connections), which would swamp the latency set on purpose.
+    disable_nagle_algorithm = True
     server: ProxyServer
     upstream: http.client.HTTPConnection | None = None
     body_sent = 0

@@ -38,7 +38,11 @@ UPLOAD_THREADS = 8
 
 
 class QuietRequestHandler(MotoRequestHandler):
-    """moto's request handler without a line on stderr per request (the proxy logs them)."""
+    """moto's request handler without a line on stderr per request (the proxy logs them), and
+    without Nagle's algorithm, which would hold each answer's body for the proxy's delayed ACK
+    (40 ms) on the connection the proxy keeps to moto."""
+
+    disable_nagle_algorithm = True
 
     def log_request(self, *args) -> None:
         pass
