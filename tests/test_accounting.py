@@ -245,6 +245,8 @@ def test_a_refused_gdal_read_over_http_is_a_source_access_error(tmp_path, denied
     assert "was refused (HTTP response code: 403)" in str(err.value)
     assert f"The host {denied.url.removeprefix('http://')} refuses it" in str(err.value)
     assert denied.requests == [("HEAD", f"/cop/{CELL_KEY}")]
+    # The refused call is billed too: its error carries what it read, for the run log.
+    assert err.value.reads["by_client"]["gdal"]["requests"] == len(denied.requests)
 
 
 def test_a_refused_boto3_read_of_an_annotation_is_a_source_access_error(denied, credentials):

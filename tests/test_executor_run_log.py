@@ -2,6 +2,7 @@
 and the reports read it."""
 
 import json
+import pickle
 from types import SimpleNamespace
 
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
@@ -10,7 +11,7 @@ from loaders.errors import DestinationWriteError, SourceAccessError, TileDataErr
 from snakemake_executor_plugin_lithops.call_options import CallOptions
 from snakemake_executor_plugin_lithops.run_log import append_record, attempt_record
 from ttc_ard.plan import read_run_log
-from ttc_ard.reports import job_records
+from ttc_ard.reports import job_records, summary_text
 
 OPTIONS = CallOptions("eu-central-1", "config/lithops/localhost.yaml", 3072, 3)
 TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
@@ -75,6 +76,7 @@ def test_a_success_records_the_job_the_call_and_its_numeric_stats():
         "error": None,
         "traceback_tail": None,
         "result": {"shape": [600, 600]},
+        "failed_reads": None,
         # Flags and text are no measurements.
         "stats": {
             "worker_exec_time": 2.5,
@@ -168,3 +170,29 @@ def test_a_refused_source_read_is_recorded_with_its_reason():
         submitted(1), OPTIONS, run_id="r", result=None, error=refused, final=True, settled=0
     )
     assert (record["status"], record["reason"]) == ("error", "source_access")
+
+
+def test_a_failed_calls_reads_reach_the_run_log_and_the_report(tmp_path):
+    error = data_problem()
+    error.reads = READS  # as loaders.jobs.run_job leaves them on the error it re-raises
+    # Lithops brings a worker's error back pickled.
+    returned = pickle.loads(pickle.dumps(error))
+    run_log = tmp_path / "run-1.jsonl"
+    for attempt in (1, 2):
+        append_record(
+            run_log,
+            attempt_record(
+                submitted(attempt, {"worker_exec_time": 1.0}),
+                OPTIONS,
+                run_id="r",
+                result=None,
+                error=returned,
+                final=attempt == 2,
+                settled=attempt,
+            ),
+        )
+    attempts = read_run_log(run_log).attempts
+    assert [a["failed_reads"] for a in attempts] == [READS, READS]
+    report = summary_text("r", job_records(attempts), attempts, price=1e-5, estimate=None)
+    assert "source reads of failed call attempts" in report
+    assert "dem    2 attempt(s): requests 6, MB 0.5, wait s 0.8" in report

@@ -18,8 +18,9 @@ class TileDataError(Exception):
         self.reason = reason
 
     def __reduce__(self):
-        # Lithops pickles exceptions raised in workers; keep both arguments across the trip.
-        return (type(self), (self.reason, str(self)))
+        # Lithops pickles exceptions raised in workers; keep both arguments across the trip,
+        # and the attributes set after (the job's reads).
+        return (type(self), (self.reason, str(self)), self.__dict__)
 
 
 class DestinationWriteError(Exception):

@@ -35,7 +35,8 @@ def run_job(spec: dict) -> dict:
     so that it travels unchanged to a Lambda worker. Returns the summary the run log keeps:
     ``product``, wall ``seconds``, the ``shapes`` of the arrays written, the ``qa`` record's
     summary (:func:`loaders.qa.summary`) and what the source reads cost, ``reads``
-    (:meth:`loaders.accounting.ReadAccount.summary`).
+    (:meth:`loaders.accounting.ReadAccount.summary`). An error of the computation leaves with
+    the reads made until then, as its ``reads`` attribute.
     """
     for name in REQUEST_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
@@ -49,7 +50,12 @@ def run_job(spec: dict) -> dict:
     account = accounting.start()
     with rasterio.Env(**(settings | accounting.GDAL_STATS_SETTINGS)):
         gdal_counted = accounting.reset_gdal_counts()
-        result = product_job.compute(job)
+        try:
+            result = product_job.compute(job)
+        except Exception as err:
+            # A failed call's reads are paid for too: they travel with its error to the run log.
+            err.reads = account.summary(accounting.gdal_traffic() if gdal_counted else None)
+            raise
         gdal = accounting.gdal_traffic() if gdal_counted else None
     # Outside the settings, GDAL reads them anew and stops counting.
     accounting.reset_gdal_counts()

@@ -46,6 +46,8 @@ def attempt_record(
         "error": None if error is None else f"{type(error).__name__}: {error}",
         "traceback_tail": None if error is None else traceback_tail(error),
         "result": result,
+        # What a failed call read before its error (loaders.jobs.run_job): paid for as well.
+        "failed_reads": getattr(error, "reads", None),
         "stats": {k: v for k, v in future.stats.items() if is_number(v)} if future else {},
     }
 

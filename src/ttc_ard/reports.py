@@ -129,6 +129,7 @@ def summary_text(
             f"{max(seconds):.2f}"
         )
     lines += read_lines(records)
+    lines += failed_read_lines(attempts)
     lines += qa_lines(records)
     gb_seconds, cost = measured_cost(attempts, price)
     estimated = "not available" if estimate is None else f"${estimate:.4f}"
@@ -180,6 +181,26 @@ def read_lines(records: list[dict]) -> list[str]:
             )
         )
         lines.append(f"         requests by client, total: {client_totals(reads)}")
+    return lines
+
+
+def failed_read_lines(attempts: list[dict]) -> list[str]:
+    """Per product, what the failed call attempts read before their errors (retried ones
+    included): they are billed like the others."""
+    by_product = defaultdict(list)
+    for attempt in attempts:
+        if attempt.get("failed_reads"):
+            by_product[attempt["rule"]].append(attempt["failed_reads"])
+    if not by_product:
+        return []
+    lines = ["", "source reads of failed call attempts, total:"]
+    for product, reads in sorted(by_product.items()):
+        lines.append(
+            f"  {product:<6} {len(reads)} attempt(s): "
+            f"requests {sum(r['requests'] for r in reads)}, "
+            f"MB {sum(r['bytes'] for r in reads) / 1e6:.1f}, "
+            f"wait s {sum(r['wait_seconds'] for r in reads):.1f}"
+        )
     return lines
 
 
