@@ -54,7 +54,10 @@ PRODUCTS = ("dem", "s1", "s2")
 #: How many reads each product's loader has in flight at once.
 CONCURRENCY = {"dem": 1, "s1": READ_THREADS, "s2": READ_THREADS}
 #: GDAL settings tried beside the shipped ones (name -> settings added to the spec's gdal_env).
-VARIANTS: dict[str, dict[str, str]] = {}
+VARIANTS: dict[str, dict[str, str]] = {
+    # The loaders' setting until the remote-reads issue (see loaders.reading).
+    "with VSI_CACHE=TRUE": {"VSI_CACHE": "TRUE"},
+}
 
 
 @dataclass

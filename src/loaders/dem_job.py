@@ -11,11 +11,9 @@ from loaders.tiles import Tile
 
 #: The output names, those of the job's ``outputs``.
 OUTPUTS = ("dem",)
-#: GDAL settings of this product over the shared ones (:data:`loaders.reading.GDAL_READ_SETTINGS`).
-#: No cache: each cell is opened once per tile, so it would save nothing, and with it a
-#: throttled read while GDAL opens a COG over S3 fails the opening as "not recognized as being
-#: in a supported file format", which reads as a corrupt cell (``bad_data``, not retried).
-GDAL_SETTINGS = {"VSI_CACHE": "FALSE"}
+#: GDAL settings of this product over the shared ones (:data:`loaders.reading.GDAL_READ_SETTINGS`):
+#: none.
+GDAL_SETTINGS: dict[str, str] = {}
 
 
 def compute(job: TileJob) -> TileResult:

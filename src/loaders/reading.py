@@ -3,14 +3,18 @@ a file by."""
 
 import re
 
-#: GDAL settings for COGs over HTTP and S3: no directory listings, retries of transient errors,
-#: and a cache, so that a file opened twice (its overviews looked up, then read) is fetched once.
+#: GDAL settings for COGs over HTTP and S3: no directory listings, and retries of transient
+#: errors. No VSI_CACHE: /vsicurl/'s own cache of downloaded ranges (per process) already serves
+#: a file opened twice (its overviews looked up, then read), whereas VSI_CACHE reads 32 KB-aligned
+#: chunks, which cost an S2 band file a second request for bytes the block reads fetch again
+#: (bench/remote_reads.py: 1,378 -> 960 requests and 19.0 -> 12.9 MB for a demo S2 tile), and
+#: with it a throttled read while GDAL opens a COG fails the opening as "not recognized as being
+#: in a supported file format", which reads as a corrupt file (``bad_data``, not retried).
 GDAL_READ_SETTINGS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.TIF,.tiff",
     "GDAL_HTTP_MAX_RETRY": "5",
     "GDAL_HTTP_RETRY_DELAY": "1",
-    "VSI_CACHE": "TRUE",
 }
 #: Reads run in threads: GDAL releases the GIL, and remote reads mostly wait on the network.
 READ_THREADS = 8
