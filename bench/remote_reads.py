@@ -23,7 +23,9 @@ Per product, summed over the demo tiles:
   configured latency, or more when the served archive is slower). Goal: <= 1.5x. The job's own
   ``wait_seconds`` (wall seconds with a read in progress, decoding included) is printed beside
   it, and the mean number of requests in the proxy while any was ("in flight"), which a reader
-  using its ``CONCURRENCY`` fully keeps near that number.
+  using its ``CONCURRENCY`` fully keeps near that number, and the CPU seconds the served
+  archive itself used ("srv cpu s": moto and the proxies are Python, and on a machine of few
+  cores their work slows the reader, which the network seconds then include).
 
 Each row is run under the shipped GDAL settings, then under each variant named in
 ``VARIANTS`` (settings a spec's ``gdal_env`` can add), side by side in the same run.
@@ -82,6 +84,9 @@ class Totals:
     """Seconds with at least one request in the proxy, and the request-seconds in it, whose
     ratio is the mean number of requests in flight while any is."""
     request_seconds: float = 0.0
+    server_cpu_seconds: float = 0.0
+    """CPU seconds the served archive (moto and the proxies, Python) used during the jobs: on a
+    machine of few cores, taken from the reader, and part of its network seconds here."""
 
 
 def spec(product: str, tile: Tile, folder: Path, served=None, extra: dict | None = None):
@@ -175,11 +180,13 @@ def measure(served, tiles, products, extra: dict, local: dict[str, float]) -> di
         for tile in tiles:
             for product in products:
                 job_spec = spec(product, tile, Path(scratch), served, extra)
+                total = totals[product]
                 served.clear_requests()
                 stac_before = len(served.stac_requests())
+                cpu_before = served.cpu_seconds()
                 out = loader_in_fresh_process(job_spec, env)
+                total.server_cpu_seconds += served.cpu_seconds() - cpu_before
                 records = served.requests()
-                total = totals[product]
                 total.jobs += 1
                 total.s3_requests += len(records)
                 total.s3_bytes += sum(r.body_bytes for r in records)
@@ -226,7 +233,7 @@ def report(name: str, totals: dict[str, Totals], bandwidth: float) -> None:
         f"  {'product':<7} {'jobs':>4} {'S3 req':>7} {'S3 MB':>7} {'floor MB':>8} "
         f"{'bytes/floor':>11} {'STAC req':>8} {'pages':>5} {'wait s':>7} {'model s':>7} "
         f"{'wall s':>7} {'local s':>7} {'net s':>6} {'net/model':>9} {'1st byte':>8} "
-        f"{'in flight':>9}"
+        f"{'in flight':>9} {'srv cpu s':>9}"
     )
     for product, total in totals.items():
         model = model_seconds(total, product, bandwidth)
@@ -240,7 +247,7 @@ def report(name: str, totals: dict[str, Totals], bandwidth: float) -> None:
             f"{total.stac_requests:>8} {total.searches:>5} {total.wait_seconds:>7.2f} "
             f"{model:>7.2f} {total.wall_seconds:>7.2f} {total.local_wall_seconds:>7.2f} "
             f"{network:>6.2f} {network / max(model, 1e-9):>8.2f}x {first_byte * 1000:>6.0f}ms "
-            f"{in_flight:>9.2f}"
+            f"{in_flight:>9.2f} {total.server_cpu_seconds:>9.2f}"
         )
 
 

@@ -168,6 +168,16 @@ def test_s1_reads_must_be_signed_and_pay(served, small_archive, monkeypatch):
     assert status == 403 and b"<Code>AccessDenied</Code>" in body
 
 
+def test_serving_requests_shows_in_the_hosts_cpu_seconds(served):
+    blob = np.random.default_rng(2).bytes(2_000_000)
+    put_object(s3_client(served.moto_endpoint_url), "sentinel-cogs", "test/cpu", blob)
+    before = served.cpu_seconds()
+    for _ in range(20):
+        assert get(f"{served.s3_endpoint_url}/sentinel-cogs/test/cpu") == (200, blob)
+    # 40 MB through moto and the proxy, in Python: not free, and not this process's CPU.
+    assert served.cpu_seconds() - before > 0.01
+
+
 def test_first_byte_delay_and_bandwidth_cap_show_in_the_log(served, log_path):
     blob = np.random.default_rng(1).bytes(150_000)
     put_object(s3_client(served.moto_endpoint_url), "sentinel-cogs", "test/blob", blob)

@@ -90,6 +90,12 @@ class ServedArchive:
         """Forget the S3 proxy's records so far (a log file keeps its lines)."""
         self.ask("clear", "s3")
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds the host process (moto's S3 server and the proxies) has used so far:
+        what serving costs this machine, which a benchmark on few cores must tell apart from
+        the reader's own time."""
+        return self.ask("cpu")
+
     def configure(self, **changes: Any) -> ProxySettings:
         """Change the S3 proxy's ``latency_s``, ``bandwidth_bytes_per_s`` or ``faults`` for
         the requests that arrive from now on; the settings in force."""
