@@ -39,7 +39,8 @@ def gdal_path(href: str) -> str:
     ``/vsis3/`` one GET, through the sources' S3 endpoint (AWS's, or the served demo archive's).
     And rasterio hands a ``/vsis3/`` path to GDAL as it is, whereas for an ``s3://`` URL it
     builds a boto3 session at every open: ~25 ms of Python holding the GIL, which serialised an
-    S2 tile's hundreds of parallel reads. Credentials then come from GDAL's own chain (the
-    environment, ``~/.aws``, the Lambda role): the reads that use it are unsigned."""
+    S2 tile's hundreds of parallel reads. The S2 reads that take this path are unsigned
+    (``AWS_NO_SIGN_REQUEST``); a signed one would take its credentials from GDAL's own chain
+    (the environment, ``~/.aws``, the Lambda role), not from a rasterio session."""
     url = object_url(href)
     return "/vsis3/" + url.removeprefix("s3://") if url.startswith("s3://") else href

@@ -339,8 +339,8 @@ def read_scene_bands(
     land = land[:, : shape_10m[0], : shape_10m[1]]
 
     # Days are worked on in threads of their own, which hand every read to one pool: an item's
-    # ten band files are then fetched together, and READ_THREADS reads stay in flight, where a
-    # day's thread reading its files one after the other kept two to four.
+    # ten band files are then fetched together, up to READ_THREADS at once, where a day's
+    # thread read them one after the other.
     with ThreadPoolExecutor(READ_THREADS) as reads, ThreadPoolExecutor(READ_THREADS) as workers:
 
         def read_item(item: pystac.Item) -> tuple[list[np.ndarray], list[np.ndarray]]:
