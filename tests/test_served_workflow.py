@@ -135,7 +135,7 @@ def test_a_missing_object_fails_its_tile_as_missing_data(tmp_path, demo_archive,
     (attempt,) = call_attempts(tmp_path)
     assert (attempt["status"], attempt["reason"]) == ("failed", "missing_data")
     assert f"s3://copernicus-dem-30m/{key}" in attempt["error"]
-    # The refused read is on the bill: the failed call's reads come back with its error.
+    # The 404 read is on the bill too: the failed call's reads come back with its error.
     assert attempt["failed_reads"]["requests"] >= 1
     assert not dem_file(tmp_path / "results/ard", tile).exists()
 
