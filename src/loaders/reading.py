@@ -2,6 +2,7 @@
 a file by."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 #: GDAL settings for COGs over HTTP and S3: no directory listings, and retries of transient
 #: errors. No VSI_CACHE: /vsicurl/'s own cache of downloaded ranges (per process) already serves
@@ -18,6 +19,32 @@ GDAL_READ_SETTINGS = {
 }
 #: Reads run in threads: GDAL releases the GIL, and remote reads mostly wait on the network.
 READ_THREADS = 8
+#: What a rasterio session sets in the environment, and rasterio.Env refuses to be given.
+_CREDENTIAL_SETTINGS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+
+
+def read_pool(threads: int = READ_THREADS) -> ThreadPoolExecutor:
+    """A pool of ``threads`` threads that read inside the calling thread's GDAL settings.
+
+    rasterio keeps its environment per thread: a thread without one gets a default environment
+    built at every open, ~45 ms of Python holding the GIL, which serialised the pool's reads
+    (126 SCL reads from GDAL's cache: 6.2 s in eight such threads, 1.0 s in eight that entered
+    the settings once). Each thread enters the settings once, for its life. Credentials are
+    left out (rasterio refuses them as settings): an ``s3://`` open gets them from its own
+    session, as in the calling thread."""
+    import rasterio.env  # the worker's: this module imports with the base dependencies
+
+    settings = rasterio.env.getenv() if rasterio.env.hasenv() else {}
+    settings = {k: v for k, v in settings.items() if k not in _CREDENTIAL_SETTINGS}
+    return ThreadPoolExecutor(threads, initializer=_enter_gdal_settings, initargs=(settings,))
+
+
+def _enter_gdal_settings(settings: dict) -> None:
+    import rasterio
+
+    # Left when the thread ends with its pool; the caller's own environment is unchanged.
+    rasterio.Env(**settings).__enter__()
+
 
 #: An object's https URL on AWS, virtual-hosted style: ``https://<bucket>.s3[.<region>].
 #: amazonaws.com/<key>`` (Earth Search's hrefs of the sentinel-cogs COGs).

@@ -4,7 +4,6 @@ flattened with the Copernicus DEM, and their QA record."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,7 +13,7 @@ from loaders import dem, qa, s1
 from loaders.dem_job import grid_record
 from loaders.dem_source import read_tile_elevation
 from loaders.errors import TileDataError
-from loaders.reading import READ_THREADS
+from loaders.reading import read_pool
 from loaders.s1_source import (
     POLARISATIONS,
     S3Access,
@@ -91,7 +90,7 @@ def flattened_layers(
         )
 
     wanted = [(i, pol) for indices in chosen for i in indices for pol in POLARISATIONS]
-    with ThreadPoolExecutor(READ_THREADS) as pool:
+    with read_pool() as pool:
         return dict(zip(wanted, pool.map(flattened, wanted), strict=True))
 
 

@@ -35,7 +35,7 @@ from shapely.ops import unary_union
 from loaders import accounting, s2
 from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
-from loaders.reading import READ_THREADS, gdal_path, object_url
+from loaders.reading import READ_THREADS, gdal_path, object_url, read_pool
 from loaders.spec import Catalog
 from loaders.tiles import BBox, Tile
 
@@ -225,7 +225,7 @@ def read_mosaics(
     days: Sequence[Acquisition], asset: str, grid: Grid, threads: int = READ_THREADS
 ) -> np.ndarray:
     """``(days, height, width)``: :func:`read_mosaic` of every day, read in threads."""
-    with ThreadPoolExecutor(threads) as pool:
+    with read_pool(threads) as pool:
         layers = list(pool.map(lambda day: read_mosaic(day, asset, grid), days))
     if not layers:
         return np.zeros((0, grid.height, grid.width), np.uint8)
@@ -341,7 +341,7 @@ def read_scene_bands(
     # Days are worked on in threads of their own, which hand every read to one pool: an item's
     # ten band files are then fetched together, up to READ_THREADS at once, where a day's
     # thread read them one after the other.
-    with ThreadPoolExecutor(READ_THREADS) as reads, ThreadPoolExecutor(READ_THREADS) as workers:
+    with read_pool() as reads, ThreadPoolExecutor(READ_THREADS) as workers:
 
         def read_item(item: pystac.Item) -> tuple[list[np.ndarray], list[np.ndarray]]:
             dn_10m = [reads.submit(read_asset, item, b, grids.bands_10m) for b in s2.BANDS_10M]
