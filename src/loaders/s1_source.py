@@ -186,11 +186,10 @@ class TileGamma0:
 
 
 def tile_gamma0(
-    item: pystac.Item, pol: str, lons: np.ndarray, lats: np.ndarray, access: S3Access
+    item: pystac.Item, pol: str, notes: SceneAnnotations, lons: np.ndarray, lats: np.ndarray
 ) -> TileGamma0 | None:
-    """A scene's gamma0 of one polarisation on the tile's grid; None if it misses the tile.
-    ``access`` says how its annotations are read from S3."""
-    notes = scene_annotations(item, pol, access)
+    """A scene's gamma0 of one polarisation on the tile's grid, as its annotations ``notes``
+    locate and calibrate it; None if it misses the tile."""
     try:
         look = s1.look_azimuth(notes.geolocation.pass_direction, notes.geolocation.platform_heading)
     except ValueError as err:
