@@ -1,5 +1,6 @@
 """Placing Sentinel-1 GRD scenes: which annotation, which items, where the tile is in the image."""
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,26 @@ def test_a_jobs_annotations_are_read_with_one_client_of_the_sources_endpoint():
     assert access.client.meta.endpoint_url == "http://127.0.0.1:9000"
     # Another job's access has a client of its own, with the credentials found then.
     assert S3Access().client is not access.client
+
+
+def test_a_scene_astride_the_antimeridian_places_points_on_both_sides_of_it():
+    geo = s1.parse_geolocation((REFERENCE / "s1-grd-product-annotation-vv.xml").read_bytes())
+    # The same grid moved east so that 180° runs through its middle, longitudes in [-180, 180)
+    # as annotations give them.
+    shift = 180.0 - float(np.median(geo.longitude))
+    astride = dataclasses.replace(geo, longitude=wrapped(geo.longitude + shift))
+    assert astride.longitude.min() < -179 and astride.longitude.max() > 179
+    # Tile-like grids of points 0.3° west of 180° to 0.3° east of it, at the grid's mid latitudes.
+    lats = np.linspace(*np.percentile(geo.latitude, [30, 70]), 40)
+    for first, last in [(-0.3, -0.001), (-0.05, 0.05), (0.001, 0.3)]:
+        offsets = np.linspace(first, last, 60)
+        lines, pixels = image_coordinates(astride, wrapped(180.0 + offsets), lats)
+        want_lines, want_pixels = image_coordinates(geo, 180.0 - shift + offsets, lats)
+        assert np.isfinite(want_lines).all()
+        assert np.isfinite(lines).all(), "points on one side of 180° fell outside the scene"
+        assert np.abs(lines - want_lines).max() < 0.01
+        assert np.abs(pixels - want_pixels).max() < 0.01
+
+
+def wrapped(longitudes: np.ndarray) -> np.ndarray:
+    return (longitudes + 180.0) % 360.0 - 180.0

@@ -167,11 +167,21 @@ def image_coordinates(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(line, pixel) in the image of each point of the grid ``lats`` column x ``lons`` row,
     NaN outside the geolocation grid (outside the scene)."""
-    points = np.column_stack([geolocation.longitude, geolocation.latitude])
+    # Longitudes as offsets from the first wanted one, in [-180, 180): a scene astride 180°
+    # then stays one piece instead of spanning the globe, and so does a tile beside it.
+    reference = float(lons[0])
+    points = np.column_stack(
+        [longitude_offsets(geolocation.longitude, reference), geolocation.latitude]
+    )
     values = np.column_stack([geolocation.line, geolocation.pixel]).astype(np.float64)
-    lon_grid, lat_grid = np.meshgrid(lons, lats)
+    lon_grid, lat_grid = np.meshgrid(longitude_offsets(lons, reference), lats)
     located = LinearNDInterpolator(points, values)(lon_grid, lat_grid)
     return located[..., 0], located[..., 1]
+
+
+def longitude_offsets(longitudes: np.ndarray, reference: float) -> np.ndarray:
+    """Degrees east of ``reference`` of each longitude, in [-180, 180)."""
+    return (np.asarray(longitudes, dtype=np.float64) - reference + 180.0) % 360.0 - 180.0
 
 
 @dataclass(frozen=True)
