@@ -4,7 +4,8 @@
 
 1. The pure core on one demo tile's arrays: ``loaders.dem.slope_degrees`` beside the same
    central-difference slope written as a per-pixel Python loop (how the old pipeline did it),
-   on the same (602, 602) elevation grid; median of repeated runs, and their ratio.
+   on the same elevation grid (the tile's grid grown by one pixel); median of repeated runs,
+   and their ratio.
 2. The whole loader (``loaders.jobs.run_job`` of a DEM spec: window reads from a demo
    archive COG, bilinear resampling, slope, HKL write) in a fresh process: wall time and peak
    resident memory (VmHWM; imports of numpy, rasterio and hickle alone take ~80 MB of it).
@@ -21,6 +22,7 @@ from demo_archive.dem import write_dem_cell
 from demo_archive.terrain import elevation
 from loaders import dem
 from loaders.copdem import cell_id
+from loaders.grid import tile_grid
 from loaders.tiles import Tile
 
 TILE = Tile(year=2023, x_tile=1655, y_tile=1083, lon=-1.6944, lat=6.6389)
@@ -51,10 +53,9 @@ def whole_loader(root: Path) -> dict:
 
 
 def main() -> None:
-    lats, lons = dem.grid_centres(TILE.bbox, border=1)
-    z = elevation(lons[None, :], lats[:, None]).astype(np.float64)
-    lon_m, lat_m = dem.metres_per_degree(TILE.lat)
-    dx, dy = dem.OUTPUT_RES_DEG * lon_m, dem.OUTPUT_RES_DEG * lat_m
+    grid = tile_grid(TILE)
+    z = elevation(*grid.pixel_lonlat(border=1)).astype(np.float64)
+    dx = dy = grid.ground_pixel_size()
     np.testing.assert_allclose(dem.slope_degrees(z, dx, dy), loop_slope(z, dx, dy), rtol=1e-5)
     vectorised = median_seconds(lambda: dem.slope_degrees(z, dx, dy), repeat=20)
     looped = median_seconds(lambda: loop_slope(z, dx, dy), repeat=3)

@@ -8,19 +8,27 @@ from rasterio.windows import Window
 
 from loaders import dem
 from loaders.copdem import CELL_ROWS, cell_columns, cell_id, cell_transform
-from loaders.tiles import BBox
+from loaders.grid import tile_grid
+from loaders.tiles import BBox, Tile
 
 # A plane tilted 0.10 east and 0.05 north: slope = atan(hypot(0.10, 0.05)).
 PLANE_DX, PLANE_DY = 0.10, 0.05
 PLANE_SLOPE = math.degrees(math.atan(math.hypot(PLANE_DX, PLANE_DY)))
+#: How far from PLANE_SLOPE the slope of :func:`plane` may be: its surface is a plane in lon/lat
+#: scaled to metres, which on the ground bends by up to 2e-4 of its gradient across a tile at
+#: 50 degrees (a degree of longitude shortens northward), 0.0013 degrees of slope there.
+PLANE_SLOPE_ATOL = 0.002
 
 
 def plane(lon0: float, lat0: float):
-    """Elevation of the plane above, in metres, for lon/lat arrays near (lon0, lat0)."""
-    lon_m, lat_m = dem.metres_per_degree(lat0)
+    """Elevation of the plane above, in metres, for lon/lat arrays near (lon0, lat0): its east
+    gradient is PLANE_DX in metres of ground at every latitude of the tile (a degree of
+    longitude is 0.1 % shorter at its north edge than at its south one at 50 degrees)."""
+    _, lat_m = dem.metres_per_degree(lat0)
+    lon_m = np.vectorize(lambda lat: dem.metres_per_degree(lat)[0])
 
     def elevation(lon, lat):
-        return 500 + PLANE_DX * (lon - lon0) * lon_m + PLANE_DY * (lat - lat0) * lat_m
+        return 500 + PLANE_DX * (lon - lon0) * lon_m(lat) + PLANE_DY * (lat - lat0) * lat_m
 
     return elevation
 
@@ -54,8 +62,16 @@ def write_cell(root, lat_floor: int, lon_floor: int, elevation, around: BBox):
     return path
 
 
+def tile_shape(tile: dict) -> list[int]:
+    """[rows, columns] of the grid of ``tile`` (a job spec's tile): that of its DEM output."""
+    grid = tile_grid(Tile(**tile))
+    return [grid.height, grid.width]
+
+
 def cells_for(root, bbox: BBox, elevation):
-    for lat_floor, lon_floor in dem.source_cells(bbox):
+    """The cells around ``bbox`` holding ``elevation``, and where each cell lies."""
+    # The tile's grid reaches up to a few tens of metres beyond its box.
+    for lat_floor, lon_floor in dem.source_cells(bbox.buffered(0.001)):
         write_cell(root, lat_floor, lon_floor, elevation, bbox)
     return lambda name: str(root / name / f"{name}.tif")
 

@@ -19,7 +19,7 @@ import pytest
 import rasterio.shutil
 from loopback import LoopbackServer
 from s3_server import CREDENTIALS
-from synthetic_dem import cells_for, plane, write_cell
+from synthetic_dem import cells_for, plane, tile_shape, write_cell
 
 from loaders import accounting
 from loaders.copdem import cell_id
@@ -144,7 +144,7 @@ def test_without_gdals_counters_the_job_goes_on_and_says_they_are_missing(
 ):
     cells_for(tmp_path / "cop", BBOX, plane(TILE["lon"], TILE["lat"]))
     summary = run_job(dem_spec(tmp_path, str(tmp_path / "cop")))
-    assert summary["shapes"] == {"dem": [600, 600]}
+    assert summary["shapes"] == {"dem": tile_shape(TILE)}
     assert summary["reads"]["by_client"]["gdal"] is None
     assert summary["reads"]["requests"] == 0
 

@@ -7,24 +7,29 @@ from pathlib import Path
 import hickle
 import numpy as np
 import pytest
-from synthetic_dem import PLANE_SLOPE, cells_for, dem_spec, plane
+from synthetic_dem import PLANE_SLOPE, PLANE_SLOPE_ATOL, cells_for, dem_spec, plane, write_cell
 
 from loaders import dem
 from loaders.ard_io import file_digest
 from loaders.copdem import cell_columns, cell_id
 from loaders.dem_source import read_elevation_bands
 from loaders.errors import TileDataError
+from loaders.grid import tile_grid
 from loaders.jobs import run_job
-from loaders.tiles import tile_bbox
+from loaders.s2_source import tile_grids
+from loaders.tiles import BBox, Tile, tile_bbox
 
 TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
 
 
-def slope_from_cells(bbox, cell_url):
-    """The pure core's slope over ``bbox`` from the cells ``cell_url`` finds."""
-    return dem.slope_on_tile(
-        dem.elevation_on_tile(read_elevation_bands(bbox, cell_url), bbox), bbox
-    )
+def slope_from_cells(lon, lat, cell_url):
+    """The pure core's slope on the grid of the tile centred on ``lon``, ``lat`` from the cells
+    ``cell_url`` finds, as the DEM job computes it."""
+    grid = tile_grid(Tile(2023, 0, 0, lon, lat))
+    lons, lats = grid.pixel_lonlat(border=1)
+    bands = read_elevation_bands(dem.points_extent(lons, lats), cell_url)
+    size = grid.ground_pixel_size()
+    return dem.slope_degrees(dem.elevation_at(bands, lons, lats), size, size)
 
 
 def test_plane_of_known_gradient_gives_exact_slope():
@@ -50,12 +55,25 @@ def test_border_is_cropped_and_only_interior_neighbours_count():
     assert (slope[1:] == np.float32(dem.SLOPE_FLOOR_DEG)).all()
 
 
-def test_tile_grid_is_600_by_600_at_a_third_of_an_arc_second():
-    bbox = tile_bbox(-1.6944, 6.6389)
-    assert dem.output_shape(bbox) == (600, 600)
-    lats, lons = dem.grid_centres(bbox)
-    assert lats[0] == pytest.approx(bbox.north - dem.OUTPUT_RES_DEG / 2)
-    assert lons[-1] == pytest.approx(bbox.east - dem.OUTPUT_RES_DEG / 2)
+def test_elevations_at_scattered_points_are_bilinear_in_the_source_rows():
+    # Two bands of 3 rows, as a mosaic across the 50 degree line has them: 4 and 2 columns.
+    north = dem.ElevationBand(np.arange(12, dtype=np.float32).reshape(3, 4), 50.001, 10.0, 1 / 3600)
+    south = dem.ElevationBand(
+        100 + np.arange(6, dtype=np.float32).reshape(3, 2), 50.001 - 3 / 3600, 10.0, 2 / 3600
+    )
+    step = 1 / 3600
+    lons = np.array([10.0, 10.0 + 1.5 * step, 10.0 + 0.5 * step, 10.0 + step])
+    lats = np.array([50.001, 50.001 - 0.5 * step, 50.001 - 2.25 * step, 50.001 - 4 * step])
+    got = dem.elevation_at([north, south], lons, lats)
+    want = [
+        0.0,  # a source pixel's own value
+        (1.5 + 5.5) / 2,  # halfway between rows 0 and 1, each at column 1.5
+        0.75 * 8.5 + 0.25 * 100.25,  # between the bands: row 2 at column 0.5, row 3 at 0.25
+        102.5,  # row 4 of the mosaic, the southern band's row 1 at its column 0.5
+    ]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    with pytest.raises(ValueError, match="outside"):
+        dem.elevation_at([north, south], np.array([9.99]), np.array([50.0]))
 
 
 def test_the_windows_a_tile_needs_are_decided_without_reading():
@@ -69,13 +87,21 @@ def test_the_windows_a_tile_needs_are_decided_without_reading():
 
 
 def test_slope_on_tile_from_one_cell_matches_the_plane(tmp_path):
-    bbox = tile_bbox(-1.6944, 6.6389)
-    cell_url = cells_for(tmp_path, bbox, plane(-1.6944, 6.6389))
-    bands = read_elevation_bands(bbox, cell_url)
-    assert len(bands) == 1
-    slope = dem.slope_on_tile(dem.elevation_on_tile(bands, bbox), bbox)
-    assert slope.shape == (600, 600)
-    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
+    cell_url = cells_for(tmp_path, tile_bbox(-1.6944, 6.6389), plane(-1.6944, 6.6389))
+    slope = slope_from_cells(-1.6944, 6.6389, cell_url)
+    grid = tile_grid(Tile(2023, 1655, 1083, -1.6944, 6.6389))
+    assert slope.shape == (grid.height, grid.width) == (618, 618)
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=PLANE_SLOPE_ATOL)
+
+
+def test_slope_takes_the_true_pixel_size_near_a_zone_edge(tmp_path):
+    # 3.3 degrees east of zone 31's central meridian UTM stretches distances by 0.1 %: a 10 m
+    # pixel there is 9.99 m of ground, which a 45 degree slope shows as 0.03 degrees.
+    lon, lat = 6.3, 0.5
+    steep = lambda lons, lats: 500 + (lons - lon) * dem.metres_per_degree(lat)[0]  # noqa: E731
+    cell_url = cells_for(tmp_path, tile_bbox(lon, lat), steep)
+    slope = slope_from_cells(lon, lat, cell_url)
+    assert np.median(slope) == pytest.approx(45.0, abs=0.005)
 
 
 @pytest.mark.parametrize(
@@ -90,8 +116,8 @@ def test_mosaic_across_degree_lines_has_no_seam(tmp_path, lon, lat, cells):
     bbox = tile_bbox(lon, lat)
     assert len(dem.source_cells(bbox)) == cells
     cell_url = cells_for(tmp_path, bbox, plane(lon, lat))
-    slope = slope_from_cells(bbox, cell_url)
-    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
+    slope = slope_from_cells(lon, lat, cell_url)
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=PLANE_SLOPE_ATOL)
 
 
 def test_mosaic_across_the_50_degree_change_of_column_spacing(tmp_path):
@@ -99,8 +125,23 @@ def test_mosaic_across_the_50_degree_change_of_column_spacing(tmp_path):
     bbox = tile_bbox(10.0278, 50.0278)
     assert {cell_columns(lat) for lat, _ in dem.source_cells(bbox)} == {2400, 3600}
     cell_url = cells_for(tmp_path, bbox, plane(10.0278, 50.0278))
-    slope = slope_from_cells(bbox, cell_url)
-    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=1e-3)
+    slope = slope_from_cells(10.0278, 50.0278, cell_url)
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=PLANE_SLOPE_ATOL)
+
+
+def test_a_tile_on_the_antimeridian_reads_the_cells_on_both_sides_of_it(tmp_path):
+    lon, lat = 180 - 1 / 36, -16.5  # its east edge on 180 degrees, as tiles of Fiji
+    grid = tile_grid(Tile(2023, 0, 0, lon, lat))
+    lons, _ = grid.pixel_lonlat(border=1)
+    assert 180 < lons.max() < 180.01, "the grid reaches a little past 180 degrees, in one piece"
+    # The plane runs on across 180 degrees, where the cells' longitudes jump to -180.
+    surface = plane(lon, lat)
+    elevation = lambda lons, lats: surface(np.where(lons < 0, lons + 360, lons), lats)  # noqa: E731
+    bbox = tile_bbox(lon, lat)
+    write_cell(tmp_path, -17, 179, elevation, bbox)
+    write_cell(tmp_path, -17, -180, elevation, BBox(-180.03, bbox.south, -179.97, bbox.north))
+    slope = slope_from_cells(lon, lat, lambda name: str(tmp_path / name / f"{name}.tif"))
+    np.testing.assert_allclose(slope, PLANE_SLOPE, atol=PLANE_SLOPE_ATOL)
 
 
 def test_missing_cell_is_a_tile_data_error_naming_the_cell(tmp_path):
@@ -136,16 +177,24 @@ def test_the_job_writes_the_contract_file_and_its_qa_record_atomically(tmp_path)
     out, qa_path = Path(spec["outputs"]["dem"]), Path(spec["qa"])
     summary = run_job(spec)
     slope = hickle.load(out)
-    assert slope.dtype == np.float32 and slope.shape == (600, 600)
+    grid = tile_grid(Tile(**TILE))
+    assert slope.dtype == np.float32 and slope.shape == (grid.height, grid.width)
     assert np.isfinite(slope).all()
     assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
     qa = json.loads(qa_path.read_text())
     # The record vouches for the file; the run log keeps its summary.
     assert qa.pop("files") == {"dem": file_digest(str(out))}
-    assert summary["shapes"] == {"dem": [600, 600]}
+    assert summary["shapes"] == {"dem": [grid.height, grid.width]}
     assert summary["qa"] == {key: qa[key] for key in ("product", "tile", "typical", "constant")}
-    assert qa["grid"]["shape"] == [600, 600] and qa["grid"]["crs"] == "EPSG:4326"
-    assert qa["grid"]["transform"][2] == pytest.approx(TILE["lon"] - 1 / 36)
-    assert qa["slope_deg"]["median"] == pytest.approx(PLANE_SLOPE, abs=1e-3)
-    assert qa["typical"] == pytest.approx(PLANE_SLOPE, abs=1e-3) and qa["constant"] is False
+    # The tile's grid: that of its S2 10 m bands, whether or not any scene covers it.
+    assert qa["grid"] == {
+        "crs": tile_grids(Tile(**TILE)).bands_10m.crs,
+        "shape": [grid.height, grid.width],
+        "transform": list(tile_grids(Tile(**TILE)).bands_10m.transform)[:6],
+    }
+    assert qa["slope_deg"]["median"] == pytest.approx(PLANE_SLOPE, abs=PLANE_SLOPE_ATOL)
+    assert (
+        qa["typical"] == pytest.approx(PLANE_SLOPE, abs=PLANE_SLOPE_ATOL)
+        and qa["constant"] is False
+    )
     assert qa["elevation_m"]["min"] < 500 < qa["elevation_m"]["max"]  # the plane's centre value

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from synthetic_dem import cells_for, dem_spec, plane
+from synthetic_dem import cells_for, dem_spec, plane, tile_shape
 
 from loaders import qa
 from loaders.errors import TileDataError
@@ -124,7 +124,7 @@ def test_the_job_writes_its_files_and_returns_the_one_summary_shape(tmp_path):
     summary = run_job(spec)
     assert set(summary) == {"product", "seconds", "shapes", "qa", "reads"}
     assert summary["product"] == "dem" and summary["seconds"] > 0
-    assert summary["shapes"] == {"dem": [600, 600]}
+    assert summary["shapes"] == {"dem": tile_shape(TILE)}
     record = json.loads(Path(spec["qa"]).read_text())
     assert set(record.pop(qa.FILES)) == {"dem"}
     # The run log keeps the record's summary, which the reports read.

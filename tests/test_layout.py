@@ -21,7 +21,16 @@ PURE_CORE = {f"loaders.{product}" for product in PRODUCTS} | {"loaders.tiles"}
 #: What a pure core may import besides the standard library and other pure core modules.
 PURE_CORE_LIBRARIES = {"numpy", "scipy"}
 #: Import names of the `loaders` extra (and what it pulls in) that the base install lacks.
-LOADERS_EXTRA_MODULES = ("scipy", "rasterio", "affine", "hickle", "h5py", "pystac", "shapely")
+LOADERS_EXTRA_MODULES = (
+    "scipy",
+    "rasterio",
+    "affine",
+    "hickle",
+    "h5py",
+    "pystac",
+    "shapely",
+    "pyproj",
+)
 #: Import names of the `dev` extra.
 DEV_EXTRA_MODULES = ("moto", "psutil", "pytest")
 

@@ -18,7 +18,7 @@ import rasterio.shutil
 from loopback import LoopbackServer
 from rasterio.errors import RasterioIOError
 from s3_server import CREDENTIALS
-from synthetic_dem import plane, write_cell
+from synthetic_dem import plane, tile_shape, write_cell
 
 from loaders.copdem import cell_id
 from loaders.errors import TileDataError, remote_read_fault
@@ -118,7 +118,7 @@ def run_dem(tmp_path: Path, dem_root: str, gdal_env: dict[str, str]) -> dict:
 def test_intact_cell_over_s3_gives_the_tile(tmp_path, bucket, s3_env):
     # The server and the settings work: the failures below come from the bytes.
     summary = run_dem(tmp_path, f"s3://{bucket}/intact", s3_env)
-    assert summary["shapes"] == {"dem": [600, 600]}
+    assert summary["shapes"] == {"dem": tile_shape(TILE)}
 
 
 @pytest.mark.parametrize("damage", ["garbled_tiles", "truncated"])

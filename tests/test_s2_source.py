@@ -15,15 +15,13 @@ from rasterio.transform import from_origin
 from rasterio.warp import transform as warp_transform
 
 from loaders.errors import TileDataError
+from loaders.grid import Grid, utm_epsg, utm_grid
 from loaders.s2_source import (
     Acquisition,
-    Grid,
     acquisitions,
     read_asset,
     read_mosaic,
     solar_day,
-    utm_epsg,
-    utm_grid,
 )
 from loaders.tiles import BBox, tile_bbox
 

@@ -40,8 +40,8 @@ def load_outputs(dest, tile) -> dict:
     return {name: hickle.load(base / key.format(t=tile)) for name, key in S2_FILES.items()}
 
 
-def load_qa(dest, tile) -> dict:
-    return json.loads((tile_base(dest, tile) / f"qa/s2_{tile}.json").read_text())
+def load_qa(dest, tile, product="s2") -> dict:
+    return json.loads((tile_base(dest, tile) / f"qa/{product}_{tile}.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -123,9 +123,10 @@ def test_a_tile_across_a_utm_zone_line_gets_one_crs(tmp_path, demo_archive):
     tile, (lon, _) = ZONE_EDGE
     assert lon - 1 / 36 < 54 < lon + 1 / 36
     request = write_request(tmp_path / "request.json", {"2023": [tile]})
-    Workflow(tmp_path, demo_archive, request).run(products="[s2]")
+    Workflow(tmp_path, demo_archive, request).run(products="[dem, s2]")
     qa = load_qa(tmp_path / "results/ard", tile)
     assert qa["grid"]["crs"] == "EPSG:32640"  # the zone of the centre
+    assert load_qa(tmp_path / "results/ard", tile, "dem")["grid"] == qa["grid"]
     read = {item for scene in qa["tile_scenes"] for item in scene["items"]}
     assert {item.split("_")[1][:2] for item in read} == {"39", "40"}
     out = load_outputs(tmp_path / "results/ard", tile)
@@ -137,7 +138,7 @@ def test_a_tile_without_scenes_fails_as_no_data_and_its_other_products_complete(
     tmp_path, demo_archive, s2_run
 ):
     """An archive whose catalogue has no Sentinel-2 item over the tile, as off the satellites'
-    paths: the S2 job fails as no_data, its DEM job completes."""
+    paths: the S2 job fails as no_data, its DEM job completes on the tile's S2 grid."""
     tile = next(iter(TILES))
     archive = archive_copy(tmp_path, demo_archive, "sentinel-2-l2a", lambda item: True)
     request = write_request(tmp_path / "request.json", {"2023": [tile]})
@@ -146,7 +147,11 @@ def test_a_tile_without_scenes_fails_as_no_data_and_its_other_products_complete(
 
     assert result.returncode != 0
     base = tile_base(tmp_path / "results/ard", tile)
-    assert (base / f"misc/dem_{tile}.hkl").exists()
+    # The DEM is on the grid the tile's S2 bands have when there are any.
+    s2_grid = load_qa(s2_run[0].workdir / "results/ard", tile)["grid"]
+    assert load_qa(tmp_path / "results/ard", tile, "dem")["grid"] == s2_grid
+    slope = hickle.load(base / f"misc/dem_{tile}.hkl")
+    assert list(slope.shape) == s2_grid["shape"]
     assert not [p for p in base.rglob("*.hkl") if "dem_" not in p.name]
     (folder,) = [p for p in (tmp_path / "results/job_reports").iterdir() if p.name != "run_logs"]
     assert f"s2 {tile}: failed (no_data), 1 attempt(s)" in (folder / "report.txt").read_text()

@@ -7,13 +7,15 @@ import signal
 
 import hickle
 import numpy as np
+import pandas as pd
 import pytest
 from workflow_runner import REPO, Workflow, dem_file, jobs_run, wait_for_line, write_request
 
 from demo_archive.dem import write_dem_cell
 from loaders.copdem import cell_id
 from loaders.dem import source_cells
-from loaders.tiles import tile_bbox
+from loaders.grid import Grid, tile_grid
+from loaders.tiles import Tile, tile_bbox
 
 pytestmark = pytest.mark.workflow
 
@@ -35,19 +37,37 @@ def two_tile_run(tmp_path_factory, demo_archive):
     return workflow, first
 
 
+def tile_grids_of_run(workdir) -> dict[str, Grid]:
+    """The grid of each tile of a run, by tag, from the tile list the run wrote."""
+    rows = pd.read_csv(workdir / "results/tiles.csv")
+    return {
+        f"{row.X_tile}X{row.Y_tile}Y": tile_grid(
+            Tile(row.Year, row.X_tile, row.Y_tile, row.X, row.Y)
+        )
+        for row in rows.itertuples()
+    }
+
+
 def test_first_run_writes_valid_dem_files_for_every_tile(two_tile_run):
     workflow, first = two_tile_run
     dest = workflow.workdir / "results/ard"
+    grids = tile_grids_of_run(workflow.workdir)
     for tile in TILES:
         slope = hickle.load(dem_file(dest, tile))
         assert slope.dtype == np.float32
-        assert slope.shape == (600, 600)
+        # The tile's S2 10 m grid, in its UTM zone.
+        assert slope.shape == (grids[tile].height, grids[tile].width)
         assert np.isfinite(slope).all()
         assert slope.min() >= 0.02 and slope.max() < 90
         assert slope.std() > 0.1  # real terrain, not a constant
         qa_file = dem_file(dest, tile).parent.parent / f"qa/dem_{tile}.json"
         qa = json.loads(qa_file.read_text())
-        assert qa["grid"]["shape"] == [600, 600] and qa["slope_deg"]["max"] == float(slope.max())
+        assert qa["grid"] == {
+            "crs": grids[tile].crs,
+            "shape": list(slope.shape),
+            "transform": list(grids[tile].transform)[:6],
+        }
+        assert qa["slope_deg"]["max"] == float(slope.max())
     assert jobs_run(first.stderr, "dem") == 2
     csv = (workflow.workdir / "results/tiles.csv").read_text().splitlines()
     assert csv[0] == "Year,X,Y,Y_tile,X_tile" and len(csv) == 3
@@ -58,6 +78,7 @@ def test_every_call_is_in_the_run_log(two_tile_run):
     logs = list((workflow.workdir / "results/job_reports/run_logs").glob("*.jsonl"))
     records = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
     dem_records = [r for r in records if r["rule"] == "dem"]
+    grids = tile_grids_of_run(workflow.workdir)
     assert (
         sorted(f"{r['wildcards']['x_tile']}X{r['wildcards']['y_tile']}Y" for r in dem_records)
         == TILES
@@ -66,7 +87,8 @@ def test_every_call_is_in_the_run_log(two_tile_run):
         assert record["status"] == "success" and record["attempt"] == 1
         assert record["backend"] == "localhost" and record["region"] == "eu-central-1"
         assert record["stats"]["worker_end_tstamp"] >= record["stats"]["worker_start_tstamp"]
-        assert record["result"]["shapes"] == {"dem": [600, 600]}
+        grid = grids[f"{record['wildcards']['x_tile']}X{record['wildcards']['y_tile']}Y"]
+        assert record["result"]["shapes"] == {"dem": [grid.height, grid.width]}
 
 
 def test_the_final_rule_feeds_snakemakes_html_report(two_tile_run):

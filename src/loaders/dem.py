@@ -1,5 +1,9 @@
-"""DEM ARD, the pure core: terrain slope in degrees on the tile's ~10 m grid, from rows of
-Copernicus DEM GLO-30 elevation as they lie in the source cells.
+"""DEM ARD, the pure core: terrain slope in degrees on the tile's grid (:mod:`loaders.grid`),
+from rows of Copernicus DEM GLO-30 elevation as they lie in the source cells, interpolated at
+the grid's pixel centres.
+
+Also the lon/lat grid of 1/3 arc-second that S1 is still written on (:func:`output_shape`,
+:func:`grid_centres`, :func:`slope_on_tile`): it goes when S1 moves to the tile's grid.
 
 Also the cell grid of GLO-30 that deciding which cells a tile needs rests on. Reading the cells
 is :mod:`loaders.dem_source`'s, the tile job :mod:`loaders.dem_job`'s.
@@ -21,15 +25,15 @@ CELL_ROWS = 3600
 # toward the poles (Copernicus DEM product handbook, "GLO-30 grid spacing").
 _COLUMNS_BY_LATITUDE = ((50, 3600), (60, 2400), (70, 1800), (80, 1200), (85, 720), (90, 360))
 
-#: The output grid refines the 1 arc-second source 3 times (~10 m), as the old pipeline did.
+#: S1's lon/lat grid refines the 1 arc-second source 3 times (~10 m), as the old pipeline did.
 UPSAMPLE = 3
-#: Output pixel size in degrees, both axes.
+#: S1's pixel size in degrees, both axes.
 OUTPUT_RES_DEG = 1 / (3600 * UPSAMPLE)
 #: Slopes below this are raised to it (the contract's floor; flat ground reads 0.02).
 SLOPE_FLOOR_DEG = 0.02
 #: Source row spacing in degrees (rows run north to south).
 SOURCE_LAT_STEP = 1 / CELL_ROWS
-#: The output grid's CRS: lon/lat, like the source cells.
+#: S1's grid's CRS: lon/lat, like the source cells.
 OUTPUT_CRS = "EPSG:4326"
 
 
@@ -68,7 +72,7 @@ class ElevationBand:
 
 
 def output_shape(bbox: tiles.BBox) -> tuple[int, int]:
-    """(rows, cols) of the slope output over ``bbox``: 600 x 600 for a 1/18 degree tile."""
+    """(rows, cols) of S1's lon/lat grid over ``bbox``: 600 x 600 for a 1/18 degree tile."""
     return (
         round((bbox.north - bbox.south) / OUTPUT_RES_DEG),
         round((bbox.east - bbox.west) / OUTPUT_RES_DEG),
@@ -76,13 +80,13 @@ def output_shape(bbox: tiles.BBox) -> tuple[int, int]:
 
 
 def output_transform(bbox: tiles.BBox) -> list[float]:
-    """The six affine coefficients of the output grid over ``bbox`` (north-up, lon/lat)."""
+    """The six affine coefficients of S1's lon/lat grid over ``bbox`` (north-up)."""
     return [OUTPUT_RES_DEG, 0.0, bbox.west, 0.0, -OUTPUT_RES_DEG, bbox.north]
 
 
 def grid_centres(bbox: tiles.BBox, border: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre latitudes (north to south) and longitudes of the output grid over ``bbox``,
-    grown by ``border`` pixels on every side."""
+    """Pixel-centre latitudes (north to south) and longitudes of S1's lon/lat grid over
+    ``bbox``, grown by ``border`` pixels on every side."""
     rows, cols = output_shape(bbox)
     i = np.arange(-border, rows + border)
     j = np.arange(-border, cols + border)
@@ -98,28 +102,6 @@ def metres_per_degree(lat: float) -> tuple[float, float]:
     return lon_m, lat_m
 
 
-def interp_uniform(
-    values: np.ndarray, first: float, step: float, targets: np.ndarray, axis: int
-) -> np.ndarray:
-    """Linear interpolation of ``values`` along ``axis``, whose samples lie at
-    ``first + k * step``, at the coordinates ``targets`` (all inside the sampled range)."""
-    n = values.shape[axis]
-    position = (targets - first) / step
-    if position.min() < -1e-6 or position.max() > n - 1 + 1e-6:
-        raise ValueError(
-            f"interpolation targets {targets.min()}..{targets.max()} fall outside the "
-            f"{n} samples from {first} by {step}"
-        )
-    lower = np.clip(np.floor(position).astype(np.intp), 0, n - 2)
-    weight = (position - lower).astype(values.dtype)
-    shape = [1] * values.ndim
-    shape[axis] = -1
-    weight = weight.reshape(shape)
-    below = np.take(values, lower, axis=axis)
-    above = np.take(values, lower + 1, axis=axis)
-    return below + (above - below) * weight
-
-
 def slope_degrees(elevation: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
     """Slope in degrees from central differences, with the 1-pixel border dropped.
 
@@ -133,49 +115,81 @@ def slope_degrees(elevation: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray
 
 
 def slope_on_tile(elevation: np.ndarray, bbox: tiles.BBox) -> np.ndarray:
-    """The DEM ARD of the tile covering ``bbox``: slope in degrees on the ~10 m output grid, from
-    the elevation on that grid grown by one pixel (:func:`elevation_on_tile`)."""
+    """Slope in degrees on S1's lon/lat grid over ``bbox``, from the elevation on that grid
+    grown by one pixel."""
     dx_m, dy_m = pixel_size_m(bbox)
     return slope_degrees(elevation, dx_m, dy_m)
 
 
 def pixel_size_m(bbox: tiles.BBox) -> tuple[float, float]:
-    """Width and height in metres of the output grid's pixels at the box's mid latitude."""
+    """Width and height in metres of S1's lon/lat pixels at the box's mid latitude."""
     lon_m, lat_m = metres_per_degree((bbox.north + bbox.south) / 2)
     return OUTPUT_RES_DEG * lon_m, OUTPUT_RES_DEG * lat_m
 
 
-def elevation_on_tile(bands: Sequence[ElevationBand], bbox: tiles.BBox) -> np.ndarray:
-    """Elevation on the output grid over ``bbox`` grown by one pixel, (H + 2, W + 2), so that
-    central differences cover the whole tile.
+def elevation_at(bands: Sequence[ElevationBand], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    """Elevation at the points ``lons``, ``lats`` (arrays of one shape, degrees), bilinear.
 
-    ``bands`` hold the source rows around ``bbox``, north first, contiguous from one band to the
-    next. Elevation is interpolated bilinearly (columns within each band, then rows across all
-    bands, so cells of different column spacing join exactly). Non-finite source values carry
-    through; :func:`loaders.dem_source.read_tile_elevation` refuses them.
+    ``bands`` hold the source rows around the points, north first, contiguous from one band to
+    the next. Each of the two rows around a point is interpolated along its own columns, then
+    the two values along latitude, so that cells of different column spacing join exactly.
+    Non-finite source values carry through; :func:`loaders.dem_source.read_tile_elevation`
+    refuses them.
     """
-    lats, lons = grid_centres(bbox, border=1)
-    columns_done = [
-        interp_uniform(band.elevation, band.first_lon, band.lon_step, lons, axis=1)
-        for band in bands
-    ]
-    return interp_uniform(
-        np.concatenate(columns_done, axis=0), bands[0].first_lat, -SOURCE_LAT_STEP, lats, axis=0
-    )
+    rows = sum(band.elevation.shape[0] for band in bands)
+    lower, weight = _samples_around(lats, bands[0].first_lat, -SOURCE_LAT_STEP, rows)
+    below = _along_rows(bands, lower, lons)
+    above = _along_rows(bands, lower + 1, lons)
+    return below + (above - below) * weight
 
 
-def source_cells(bbox: tiles.BBox) -> list[tuple[int, int]]:
-    """(lat_floor, lon_floor) of the cells holding source pixels that the slope of ``bbox``
-    interpolates from: the output grid plus its border, and one source pixel around it."""
-    lats, lons = grid_centres(bbox, border=1)
+def _samples_around(
+    targets: np.ndarray, first: float, step: float, count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The sample before each of ``targets`` among ``count`` samples at ``first + k * step``,
+    and the float32 weight of the one after it; ValueError for a target outside them."""
+    position = (targets - first) / step
+    if position.min() < -1e-6 or position.max() > count - 1 + 1e-6:
+        raise ValueError(
+            f"interpolation targets {targets.min()}..{targets.max()} fall outside the "
+            f"{count} samples from {first} by {step}"
+        )
+    lower = np.clip(np.floor(position).astype(np.intp), 0, count - 2)
+    return lower, (position - lower).astype(np.float32)
+
+
+def _along_rows(bands: Sequence[ElevationBand], rows: np.ndarray, lons: np.ndarray) -> np.ndarray:
+    """Elevation in source row ``rows`` (counted across the bands) at ``lons``, each point in
+    its own row, interpolated along the row's columns."""
+    values = np.empty(rows.shape, np.float32)
+    start = 0
+    for band in bands:
+        band_rows, columns = band.elevation.shape
+        mine = (rows >= start) & (rows < start + band_rows)
+        if mine.any():
+            left, weight = _samples_around(lons[mine], band.first_lon, band.lon_step, columns)
+            row = rows[mine] - start
+            west, east = band.elevation[row, left], band.elevation[row, left + 1]
+            values[mine] = west + (east - west) * weight
+        start += band_rows
+    return values
+
+
+def points_extent(lons: np.ndarray, lats: np.ndarray) -> tiles.BBox:
+    """The lon/lat box of the points ``lons``, ``lats`` (arrays of one shape)."""
+    return tiles.BBox(float(lons.min()), float(lats.min()), float(lons.max()), float(lats.max()))
+
+
+def source_cells(extent: tiles.BBox) -> list[tuple[int, int]]:
+    """(lat_floor, lon_floor) of the cells holding source pixels that elevations at points
+    within ``extent`` interpolate from: one source pixel around it."""
     # Columns are at most 10 arc-seconds apart (the widest spacing below 85 degrees).
-    lon_pad = 10 / 3600
     return cells_covering(
         tiles.BBox(
-            lons[0] - lon_pad,
-            lats[-1] - SOURCE_LAT_STEP,
-            lons[-1] + lon_pad,
-            lats[0] + SOURCE_LAT_STEP,
+            extent.west - 10 / 3600,
+            extent.south - SOURCE_LAT_STEP,
+            extent.east + 10 / 3600,
+            extent.north + SOURCE_LAT_STEP,
         )
     )
 
@@ -203,12 +217,11 @@ class BandWindows:
     lon_step: float
 
 
-def source_windows(bbox: tiles.BBox) -> list[BandWindows]:
-    """The windows of the source cells that :func:`elevation_on_tile` needs for ``bbox``, one
-    :class:`BandWindows` per row of cells, north first."""
-    lats, lons = grid_centres(bbox, border=1)
-    north, south = lats[0] + SOURCE_LAT_STEP, lats[-1] - SOURCE_LAT_STEP
-    cells = source_cells(bbox)
+def source_windows(extent: tiles.BBox) -> list[BandWindows]:
+    """The windows of the source cells that :func:`elevation_at` needs for points within
+    ``extent``, one :class:`BandWindows` per row of cells, north first."""
+    north, south = extent.north + SOURCE_LAT_STEP, extent.south - SOURCE_LAT_STEP
+    cells = source_cells(extent)
     bands = []
     for lat_floor in sorted({lat for lat, _ in cells}, reverse=True):
         columns = cell_columns(lat_floor)
@@ -219,8 +232,8 @@ def source_windows(bbox: tiles.BBox) -> list[BandWindows]:
             continue
         windows = []
         for lon_floor in sorted(lon for lat, lon in cells if lat == lat_floor):
-            col_start = max(0, math.floor((lons[0] - lon_floor) * columns) - 1)
-            col_stop = min(columns, math.ceil((lons[-1] - lon_floor) * columns) + 2)
+            col_start = max(0, math.floor((extent.west - lon_floor) * columns) - 1)
+            col_stop = min(columns, math.ceil((extent.east - lon_floor) * columns) + 2)
             if col_start < col_stop:
                 windows.append(
                     CellWindow(lat_floor, lon_floor, row_start, row_stop, col_start, col_stop)

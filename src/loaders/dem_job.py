@@ -6,6 +6,7 @@ import numpy as np
 
 from loaders import dem, qa
 from loaders.dem_source import TileElevation, read_tile_elevation
+from loaders.grid import Grid, tile_grid
 from loaders.spec import TileJob, TileResult
 from loaders.tiles import Tile
 
@@ -17,13 +18,17 @@ GDAL_SETTINGS: dict[str, str] = {}
 
 
 def compute(job: TileJob) -> TileResult:
-    """The DEM ARD of ``job``'s tile (slope in degrees on its ~10 m grid) and its QA record."""
-    elevation = read_tile_elevation(job.tile.bbox, job.dem_root)
-    slope = dem.slope_on_tile(elevation.on_grid, job.tile.bbox)
-    return TileResult({"dem": slope}, qa_record(job.tile, elevation, slope))
+    """The DEM ARD of ``job``'s tile (slope in degrees on its grid, :mod:`loaders.grid`) and its
+    QA record."""
+    grid = tile_grid(job.tile)
+    # One pixel more on every side: the central differences of the edge pixels need it.
+    elevation = read_tile_elevation(*grid.pixel_lonlat(border=1), job.dem_root)
+    size_m = grid.ground_pixel_size()
+    slope = dem.slope_degrees(elevation.on_grid, size_m, size_m)
+    return TileResult({"dem": slope}, qa_record(job.tile, grid, elevation, slope))
 
 
-def qa_record(tile: Tile, elevation: TileElevation, slope: np.ndarray) -> dict:
+def qa_record(tile: Tile, grid: Grid, elevation: TileElevation, slope: np.ndarray) -> dict:
     """The tile's QA record: its grid, and the elevation and slope statistics."""
     source = np.concatenate([band.elevation.ravel() for band in elevation.source])
     details = {
@@ -34,17 +39,11 @@ def qa_record(tile: Tile, elevation: TileElevation, slope: np.ndarray) -> dict:
     return qa.tile_record(
         "dem",
         tile.tag,
-        grid_record(tile),
+        qa.grid_record(grid.transform, [grid.height, grid.width], crs=grid.crs),
         details,
         typical=float(np.median(slope)),
         constant=bool(slope.min() == slope.max()),
     )
-
-
-def grid_record(tile: Tile) -> dict:
-    """The DEM's output grid over ``tile``, which the S1 output shares."""
-    bbox = tile.bbox
-    return qa.grid_record(dem.output_transform(bbox), dem.output_shape(bbox), crs=dem.OUTPUT_CRS)
 
 
 def value_stats(values: np.ndarray) -> dict:

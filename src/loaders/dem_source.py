@@ -26,9 +26,9 @@ def cell_urls(dem_root: str) -> Callable[[str], str]:
     return lambda cell: f"{root}/{cell}/{cell}.tif"
 
 
-def read_elevation_bands(bbox: BBox, cell_url: Callable[[str], str]) -> list[dem.ElevationBand]:
-    """Read the source rows and columns that :func:`loaders.dem.elevation_on_tile` needs for
-    ``bbox``: only the window around the tile from each cell.
+def read_elevation_bands(extent: BBox, cell_url: Callable[[str], str]) -> list[dem.ElevationBand]:
+    """Read the source rows and columns that :func:`loaders.dem.elevation_at` needs for points
+    within ``extent``: only the window around them from each cell.
 
     ``cell_url`` maps a cell's file stem to where its COG is (a local path or an ``s3://`` URL).
     A cell that is missing or does not read raises :class:`TileDataError`.
@@ -40,12 +40,13 @@ def read_elevation_bands(bbox: BBox, cell_url: Callable[[str], str]) -> list[dem
             first_lon=band.first_lon,
             lon_step=band.lon_step,
         )
-        for band in dem.source_windows(bbox)
+        for band in dem.source_windows(extent)
     ]
 
 
 def read_window(window: dem.CellWindow, cell_url: Callable[[str], str]) -> np.ndarray:
-    url = cell_url(cell_id(window.lat_floor, window.lon_floor))
+    # Past 180° east (a tile's grid astride it) the cells are those from 180° west.
+    url = cell_url(cell_id(window.lat_floor, (window.lon_floor + 180) % 360 - 180))
     rows, cols = window.row_stop - window.row_start, window.col_stop - window.col_start
     try:
         cell_window = Window(window.col_start, window.row_start, cols, rows)
@@ -63,14 +64,15 @@ class TileElevation:
     source: list[dem.ElevationBand]
     """The source rows around the tile (:func:`read_elevation_bands`)."""
     on_grid: np.ndarray
-    """(H + 2, W + 2) elevation on the output grid grown by one pixel, all finite."""
+    """Elevation at the wanted points, all finite."""
 
 
-def read_tile_elevation(bbox: BBox, dem_root: str) -> TileElevation:
-    """The elevation of the tile covering ``bbox`` from the cells under ``dem_root``; a DEM with
-    a non-finite value over the tile is unusable: :class:`TileDataError` ``bad_data``."""
-    source = read_elevation_bands(bbox, cell_urls(dem_root))
-    on_grid = dem.elevation_on_tile(source, bbox)
+def read_tile_elevation(lons: np.ndarray, lats: np.ndarray, dem_root: str) -> TileElevation:
+    """The elevation at the points ``lons``, ``lats`` of a tile's grid from the cells under
+    ``dem_root``; a DEM with a non-finite value there is unusable: :class:`TileDataError`
+    ``bad_data``."""
+    source = read_elevation_bands(dem.points_extent(lons, lats), cell_urls(dem_root))
+    on_grid = dem.elevation_at(source, lons, lats)
     if not np.isfinite(on_grid).all():
         raise TileDataError("bad_data", "the DEM holds non-finite elevations over the tile")
     return TileElevation(source, on_grid)

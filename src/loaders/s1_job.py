@@ -10,7 +10,6 @@ import numpy as np
 import pystac
 
 from loaders import dem, qa, s1
-from loaders.dem_job import grid_record
 from loaders.dem_source import read_tile_elevation
 from loaders.errors import TileDataError
 from loaders.reading import read_pool
@@ -67,7 +66,8 @@ class Terrain:
 
 
 def tile_terrain(bbox: BBox, dem_root: str) -> Terrain:
-    elevation = read_tile_elevation(bbox, dem_root).on_grid
+    lats, lons = dem.grid_centres(bbox, border=1)
+    elevation = read_tile_elevation(*np.meshgrid(lons, lats), dem_root).on_grid
     dx_m, dy_m = dem.pixel_size_m(bbox)
     return Terrain(dem.slope_on_tile(elevation, bbox), s1.aspect_degrees(elevation, dx_m, dy_m))
 
@@ -161,7 +161,9 @@ def qa_record(
     return qa.tile_record(
         "s1",
         tile.tag,
-        grid_record(tile),
+        qa.grid_record(
+            dem.output_transform(tile.bbox), dem.output_shape(tile.bbox), crs=dem.OUTPUT_CRS
+        ),
         details,
         typical=db_percentiles(vv).get("p50", 0.0),
         constant=bool(np.nanmin(vv) == np.nanmax(vv)) if np.isfinite(vv).any() else True,

@@ -10,7 +10,6 @@ scene classification (SCL) from the overview nearest the grid's resolution.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -19,7 +18,6 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import pystac
 import rasterio
-from affine import Affine
 from rasterio.enums import Resampling
 from rasterio.errors import RasterioIOError, WindowError
 from rasterio.io import DatasetReader
@@ -35,6 +33,7 @@ from shapely.ops import unary_union
 from loaders import accounting, s2
 from loaders.catalog import search
 from loaders.errors import TileDataError, read_error
+from loaders.grid import Grid, tile_grid, utm_epsg, utm_grid
 from loaders.reading import READ_THREADS, gdal_path, object_url, read_pool
 from loaders.spec import Catalog
 from loaders.tiles import BBox, Tile
@@ -46,63 +45,6 @@ MAX_ITEM_CLOUD_COVER = 50
 #: cirrus mask and stage-2 cloud check.
 CLOUD_GRID_RES, MASK_GRID_RES = 640, 160
 ONE_DAY = timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Grid:
-    """A north-up pixel grid: CRS, upper-left corner, pixel size and shape."""
-
-    crs: str
-    west: float
-    north: float
-    resolution: float
-    height: int
-    width: int
-
-    @property
-    def transform(self) -> Affine:
-        return Affine(self.resolution, 0.0, self.west, 0.0, -self.resolution, self.north)
-
-    def coarsened(self, resolution: float) -> Grid:
-        """The grid with the same upper-left corner at a coarser ``resolution``, covering at
-        least the same area."""
-        scale = resolution / self.resolution
-        return Grid(
-            self.crs,
-            self.west,
-            self.north,
-            resolution,
-            math.ceil(self.height / scale),
-            math.ceil(self.width / scale),
-        )
-
-
-def utm_epsg(lon: float, lat: float) -> int:
-    """EPSG code of the standard UTM zone (WGS84) containing a point: the output CRS of a tile
-    is its centre's zone, whichever granules it is read from (the Norway and Svalbard
-    exceptions of MGRS are not applied: no tropical tile is affected)."""
-    zone = min(int((lon + 180) // 6) + 1, 60)
-    return (32600 if lat >= 0 else 32700) + zone
-
-
-def utm_grid(bbox: BBox, epsg: int, resolution: float, snap: float) -> Grid:
-    """The grid of ``resolution`` metres covering ``bbox`` in ``epsg``, its edges on multiples of
-    ``snap`` metres. Sentinel-2 granule origins lie on multiples of 20 m, so with ``snap=20``
-    the 10 m and 20 m grids of a tile coincide with every same-zone granule's pixels."""
-    crs = f"EPSG:{epsg}"
-    west, south, east, north = transform_bounds(
-        "EPSG:4326", crs, bbox.west, bbox.south, bbox.east, bbox.north, densify_pts=21
-    )
-    west, south = math.floor(west / snap) * snap, math.floor(south / snap) * snap
-    east, north = math.ceil(east / snap) * snap, math.ceil(north / snap) * snap
-    return Grid(
-        crs,
-        west,
-        north,
-        resolution,
-        round((north - south) / resolution),
-        round((east - west) / resolution),
-    )
 
 
 @dataclass(frozen=True)
@@ -243,8 +185,8 @@ class TileGrids:
 
 
 def tile_grids(tile: Tile) -> TileGrids:
+    ten = tile_grid(tile)
     epsg = utm_epsg(tile.lon, tile.lat)
-    ten = utm_grid(tile.bbox, epsg, 10, snap=20)
     clouds = utm_grid(s2.tile_cloud_bbox(tile), epsg, CLOUD_GRID_RES, snap=CLOUD_GRID_RES)
     return TileGrids(ten, ten.coarsened(20), ten.coarsened(MASK_GRID_RES), clouds)
 
