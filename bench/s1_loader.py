@@ -27,7 +27,8 @@ from demo_archive.dem import write_dem_cell
 from demo_archive.s1 import write_s1_archive
 from loaders import s1
 from loaders.copdem import cell_id
-from loaders.dem import pixel_size_m, slope_degrees
+from loaders.dem import slope_degrees
+from loaders.grid import tile_grid
 from loaders.tiles import Tile
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,18 +113,23 @@ def main() -> None:
         f"noise removal and calibration of the window: {median_seconds(calibrate, 10) * 1e3:.1f} ms"
     )
     rng = np.random.default_rng(1)
-    elevation = np.cumsum(rng.normal(0, 2, (602, 602)), axis=0).astype(np.float64)
-    dx_m, dy_m = pixel_size_m(DEMO_TILES[0].bbox)
-    slope, aspect = slope_degrees(elevation, dx_m, dy_m), s1.aspect_degrees(elevation, dx_m, dy_m)
-    gamma0 = rng.gamma(4.4, 0.1 / 4.4, (600, 600)).astype(np.float32)
-    incidence = np.full((600, 600), 39.0, np.float32)
+    grid = tile_grid(DEMO_TILES[0])
+    shape = (grid.height, grid.width)
+    elevation = np.cumsum(rng.normal(0, 2, (shape[0] + 2, shape[1] + 2)), axis=0)
+    size_m = grid.ground_pixel_size()
+    slope, aspect = (
+        slope_degrees(elevation, size_m, size_m),
+        s1.aspect_degrees(elevation, size_m, size_m),
+    )
+    gamma0 = rng.gamma(4.4, 0.1 / 4.4, shape).astype(np.float32)
+    incidence = np.full(shape, 39.0, np.float32)
     flatten = median_seconds(
         lambda: s1.flatten_gamma0(gamma0, incidence, slope, aspect, 282.0), repeat=10
     )
-    stack = rng.gamma(4.4, 0.1 / 4.4, (6, 600, 600)).astype(np.float32)
+    stack = rng.gamma(4.4, 0.1 / 4.4, (6, *shape)).astype(np.float32)
     composite = median_seconds(lambda: s1.median_composite(stack), repeat=10)
     print(
-        f"terrain flattening of a (600, 600) tile: {flatten * 1e3:.1f} ms; "
+        f"terrain flattening of a {shape} tile: {flatten * 1e3:.1f} ms; "
         f"median composite of 6 scenes: {composite * 1e3:.1f} ms"
     )
 

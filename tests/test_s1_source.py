@@ -39,7 +39,7 @@ def test_the_geolocation_grid_places_lon_lat_in_the_image():
         lines, pixels = image_coordinates(
             geo, np.array([geo.longitude[k]]), np.array([geo.latitude[k]])
         )
-        assert abs(lines[0, 0] - geo.line[k]) < 1e-3 and abs(pixels[0, 0] - geo.pixel[k]) < 1e-3
+        assert abs(lines[0] - geo.line[k]) < 1e-3 and abs(pixels[0] - geo.pixel[k]) < 1e-3
     # Halfway between two neighbouring points of a grid line: halfway in the image.
     a, b = 100, 101
     lines, pixels = image_coordinates(
@@ -47,11 +47,11 @@ def test_the_geolocation_grid_places_lon_lat_in_the_image():
         np.array([(geo.longitude[a] + geo.longitude[b]) / 2]),
         np.array([(geo.latitude[a] + geo.latitude[b]) / 2]),
     )
-    assert abs(pixels[0, 0] - (geo.pixel[a] + geo.pixel[b]) / 2) < 1e-3
-    assert abs(lines[0, 0] - geo.line[a]) < 1e-3
+    assert abs(pixels[0] - (geo.pixel[a] + geo.pixel[b]) / 2) < 1e-3
+    assert abs(lines[0] - geo.line[a]) < 1e-3
     # Far outside the scene: nowhere.
     lines, _ = image_coordinates(geo, np.array([0.0]), np.array([0.0]))
-    assert np.isnan(lines[0, 0])
+    assert np.isnan(lines[0])
 
 
 def test_a_jobs_annotations_are_read_with_one_client_of_the_sources_endpoint():
@@ -72,9 +72,9 @@ def test_a_scene_astride_the_antimeridian_places_points_on_both_sides_of_it():
     # Tile-like grids of points 0.3° west of 180° to 0.3° east of it, at the grid's mid latitudes.
     lats = np.linspace(*np.percentile(geo.latitude, [30, 70]), 40)
     for first, last in [(-0.3, -0.001), (-0.05, 0.05), (0.001, 0.3)]:
-        offsets = np.linspace(first, last, 60)
-        lines, pixels = image_coordinates(astride, wrapped(180.0 + offsets), lats)
-        want_lines, want_pixels = image_coordinates(geo, 180.0 - shift + offsets, lats)
+        offsets, at_lats = np.meshgrid(np.linspace(first, last, 60), lats)
+        lines, pixels = image_coordinates(astride, wrapped(180.0 + offsets), at_lats)
+        want_lines, want_pixels = image_coordinates(geo, 180.0 - shift + offsets, at_lats)
         assert np.isfinite(want_lines).all()
         assert np.isfinite(lines).all(), "points on one side of 180° fell outside the scene"
         assert np.abs(lines - want_lines).max() < 0.01

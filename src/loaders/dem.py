@@ -2,9 +2,6 @@
 from rows of Copernicus DEM GLO-30 elevation as they lie in the source cells, interpolated at
 the grid's pixel centres.
 
-Also the lon/lat grid of 1/3 arc-second that S1 is still written on (:func:`output_shape`,
-:func:`grid_centres`, :func:`slope_on_tile`): it goes when S1 moves to the tile's grid.
-
 Also the cell grid of GLO-30 that deciding which cells a tile needs rests on. Reading the cells
 is :mod:`loaders.dem_source`'s, the tile job :mod:`loaders.dem_job`'s.
 """
@@ -25,16 +22,10 @@ CELL_ROWS = 3600
 # toward the poles (Copernicus DEM product handbook, "GLO-30 grid spacing").
 _COLUMNS_BY_LATITUDE = ((50, 3600), (60, 2400), (70, 1800), (80, 1200), (85, 720), (90, 360))
 
-#: S1's lon/lat grid refines the 1 arc-second source 3 times (~10 m), as the old pipeline did.
-UPSAMPLE = 3
-#: S1's pixel size in degrees, both axes.
-OUTPUT_RES_DEG = 1 / (3600 * UPSAMPLE)
 #: Slopes below this are raised to it (the contract's floor; flat ground reads 0.02).
 SLOPE_FLOOR_DEG = 0.02
 #: Source row spacing in degrees (rows run north to south).
 SOURCE_LAT_STEP = 1 / CELL_ROWS
-#: S1's grid's CRS: lon/lat, like the source cells.
-OUTPUT_CRS = "EPSG:4326"
 
 
 def cell_columns(lat_floor: int) -> int:
@@ -71,28 +62,6 @@ class ElevationBand:
     """Degrees between columns (1 arc-second below 50 degrees latitude, wider toward the poles)."""
 
 
-def output_shape(bbox: tiles.BBox) -> tuple[int, int]:
-    """(rows, cols) of S1's lon/lat grid over ``bbox``: 600 x 600 for a 1/18 degree tile."""
-    return (
-        round((bbox.north - bbox.south) / OUTPUT_RES_DEG),
-        round((bbox.east - bbox.west) / OUTPUT_RES_DEG),
-    )
-
-
-def output_transform(bbox: tiles.BBox) -> list[float]:
-    """The six affine coefficients of S1's lon/lat grid over ``bbox`` (north-up)."""
-    return [OUTPUT_RES_DEG, 0.0, bbox.west, 0.0, -OUTPUT_RES_DEG, bbox.north]
-
-
-def grid_centres(bbox: tiles.BBox, border: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel-centre latitudes (north to south) and longitudes of S1's lon/lat grid over
-    ``bbox``, grown by ``border`` pixels on every side."""
-    rows, cols = output_shape(bbox)
-    i = np.arange(-border, rows + border)
-    j = np.arange(-border, cols + border)
-    return bbox.north - (i + 0.5) * OUTPUT_RES_DEG, bbox.west + (j + 0.5) * OUTPUT_RES_DEG
-
-
 def metres_per_degree(lat: float) -> tuple[float, float]:
     """Length in metres of one degree of longitude and of latitude at ``lat`` on the WGS84
     ellipsoid (the usual series expansion, accurate to centimetres)."""
@@ -112,19 +81,6 @@ def slope_degrees(elevation: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray
     dz_dy = (elevation[2:, 1:-1] - elevation[:-2, 1:-1]) / (2 * dy_m)
     slope = np.degrees(np.arctan(np.hypot(dz_dx, dz_dy)))
     return np.maximum(slope, SLOPE_FLOOR_DEG).astype(np.float32)
-
-
-def slope_on_tile(elevation: np.ndarray, bbox: tiles.BBox) -> np.ndarray:
-    """Slope in degrees on S1's lon/lat grid over ``bbox``, from the elevation on that grid
-    grown by one pixel."""
-    dx_m, dy_m = pixel_size_m(bbox)
-    return slope_degrees(elevation, dx_m, dy_m)
-
-
-def pixel_size_m(bbox: tiles.BBox) -> tuple[float, float]:
-    """Width and height in metres of S1's lon/lat pixels at the box's mid latitude."""
-    lon_m, lat_m = metres_per_degree((bbox.north + bbox.south) / 2)
-    return OUTPUT_RES_DEG * lon_m, OUTPUT_RES_DEG * lat_m
 
 
 def elevation_at(bands: Sequence[ElevationBand], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from affine import Affine
 from pyproj import Proj, Transformer
+from pyproj.proj import Factors
 from rasterio.warp import transform_bounds
 
 from loaders.tiles import BBox, Tile
@@ -67,14 +68,20 @@ class Grid:
         """Metres on the ground of one pixel at the grid's centre: the pixel size divided by the
         projection's scale there (UTM's scale is 0.9996 on its central meridian and grows to
         about 1.001 at 3.5 degrees from it at the equator)."""
-        centre_lon, centre_lat = Transformer.from_crs(
-            self.crs, "EPSG:4326", always_xy=True
-        ).transform(
+        return self.resolution / self._centre_factors().meridional_scale
+
+    def grid_north_azimuth(self) -> float:
+        """Degrees clockwise from true north of the grid's north (its columns, upward) at its
+        centre: the meridian convergence, up to about 1 degree in the tropics. An azimuth
+        measured on the grid plus this is one measured from true north."""
+        return self._centre_factors().meridian_convergence
+
+    def _centre_factors(self) -> Factors:
+        lon, lat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True).transform(
             self.west + self.width * self.resolution / 2,
             self.north - self.height * self.resolution / 2,
         )
-        factors = Proj(self.crs).get_factors(centre_lon, centre_lat)
-        return self.resolution / factors.meridional_scale
+        return Proj(self.crs).get_factors(lon, lat)
 
 
 def utm_epsg(lon: float, lat: float) -> int:

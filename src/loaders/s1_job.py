@@ -12,6 +12,7 @@ import pystac
 from loaders import dem, qa, s1
 from loaders.dem_source import read_tile_elevation
 from loaders.errors import TileDataError
+from loaders.grid import Grid, tile_grid
 from loaders.reading import read_pool
 from loaders.s1_source import (
     POLARISATIONS,
@@ -23,7 +24,7 @@ from loaders.s1_source import (
     tile_gamma0,
 )
 from loaders.spec import TileJob, TileResult
-from loaders.tiles import BBox, Tile
+from loaders.tiles import Tile
 
 #: The output names, those of the job's ``outputs``.
 OUTPUTS = ("s1", "s1_dates")
@@ -39,14 +40,15 @@ def compute(job: TileJob) -> TileResult:
     """The S1 ARD of ``job``'s tile and its QA record. A tile without any scene in the year's
     quarters raises :class:`TileDataError` ``no_data``."""
     tile = job.tile
-    lats, lons = dem.grid_centres(tile.bbox)
+    grid = tile_grid(tile)
+    lons, lats = grid.pixel_lonlat()
     scenes = search_scenes(job.stac, tile)
     footprints = scene_footprints(scenes, lons, lats)
     chosen = s1.select_quarter_scenes([item.datetime for item in scenes], footprints, tile.year)
-    terrain = tile_terrain(tile.bbox, job.dem_root)
+    terrain = tile_terrain(grid, job.dem_root)
     access = S3Access(job.requester_pays, job.source_s3_endpoint_url)
     layers = flattened_layers(scenes, chosen, terrain, lons, lats, access)
-    quarters = quarterly_composites(chosen, layers, (len(lats), len(lons)))
+    quarters = quarterly_composites(chosen, layers, lons.shape)
     has_data = [bool(np.isfinite(quarters[q]).any()) for q in range(len(s1.QUARTERS))]
     if not any(has_data):
         raise TileDataError("no_data", "no Sentinel-1 scene covers the tile in any quarter")
@@ -54,7 +56,7 @@ def compute(job: TileJob) -> TileResult:
     filled = s1.fill_gaps(quarters)
     arrays = {"s1": s1.encode_s1(filled), "s1_dates": s1.S1_DATES.copy()}
     composites = Composites(chosen, quarters, stand_in, filled)
-    return TileResult(arrays, qa_record(tile, scenes, footprints, layers, composites))
+    return TileResult(arrays, qa_record(tile, grid, scenes, footprints, layers, composites))
 
 
 @dataclass(frozen=True)
@@ -63,13 +65,17 @@ class Terrain:
 
     slope: np.ndarray
     aspect: np.ndarray
+    """Clockwise from true north, as the radar's look direction is."""
 
 
-def tile_terrain(bbox: BBox, dem_root: str) -> Terrain:
-    lats, lons = dem.grid_centres(bbox, border=1)
-    elevation = read_tile_elevation(*np.meshgrid(lons, lats), dem_root).on_grid
-    dx_m, dy_m = dem.pixel_size_m(bbox)
-    return Terrain(dem.slope_on_tile(elevation, bbox), s1.aspect_degrees(elevation, dx_m, dy_m))
+def tile_terrain(grid: Grid, dem_root: str) -> Terrain:
+    elevation = read_tile_elevation(*grid.pixel_lonlat(border=1), dem_root).on_grid
+    size_m = grid.ground_pixel_size()
+    aspect_on_grid = s1.aspect_degrees(elevation, size_m, size_m)
+    return Terrain(
+        dem.slope_degrees(elevation, size_m, size_m),
+        ((aspect_on_grid + grid.grid_north_azimuth()) % 360.0).astype(np.float32),
+    )
 
 
 def flattened_layers(
@@ -131,6 +137,7 @@ class Composites:
 
 def qa_record(
     tile: Tile,
+    grid: Grid,
     scenes: Sequence[pystac.Item],
     footprints: np.ndarray,
     layers: Layers,
@@ -161,9 +168,7 @@ def qa_record(
     return qa.tile_record(
         "s1",
         tile.tag,
-        qa.grid_record(
-            dem.output_transform(tile.bbox), dem.output_shape(tile.bbox), crs=dem.OUTPUT_CRS
-        ),
+        qa.grid_record(grid.transform, [grid.height, grid.width], crs=grid.crs),
         details,
         typical=db_percentiles(vv).get("p50", 0.0),
         constant=bool(np.nanmin(vv) == np.nanmax(vv)) if np.isfinite(vv).any() else True,

@@ -68,16 +68,18 @@ def is_dual_pol_iw(item: pystac.Item) -> bool:
 
 
 def footprint_cells(item: pystac.Item, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
-    """Which of the points (``lats`` column x ``lons`` row) the item's footprint contains."""
-    return contains_xy(shape(item.geometry), lons[None, :], lats[:, None])
+    """Which of the points ``lons``, ``lats`` (arrays of one shape) the item's footprint
+    contains. Footprints lie within [-180, 180], as do the points looked up."""
+    return contains_xy(shape(item.geometry), longitude_offsets(lons, 0.0), lats)
 
 
 def scene_footprints(scenes: list[pystac.Item], lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
     """(scenes, n, n) bool: which cells of a coarse n x n grid (:data:`FOOTPRINT_CELLS`) over
-    the tile's pixel centres ``lats`` x ``lons`` each scene covers."""
-    coarse_lats = np.linspace(lats[0], lats[-1], FOOTPRINT_CELLS)
-    coarse_lons = np.linspace(lons[0], lons[-1], FOOTPRINT_CELLS)
-    return np.stack([footprint_cells(item, coarse_lons, coarse_lats) for item in scenes])
+    the tile's pixel centres ``lons``, ``lats`` (two (H, W) arrays) each scene covers."""
+    rows = np.linspace(0, lons.shape[0] - 1, FOOTPRINT_CELLS).round().astype(int)
+    columns = np.linspace(0, lons.shape[1] - 1, FOOTPRINT_CELLS).round().astype(int)
+    coarse = np.ix_(rows, columns)
+    return np.stack([footprint_cells(item, lons[coarse], lats[coarse]) for item in scenes])
 
 
 @dataclass(frozen=True)
@@ -165,17 +167,16 @@ def scene_annotations(item: pystac.Item, pol: str, access: S3Access) -> SceneAnn
 def image_coordinates(
     geolocation: s1.Geolocation, lons: np.ndarray, lats: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(line, pixel) in the image of each point of the grid ``lats`` column x ``lons`` row,
-    NaN outside the geolocation grid (outside the scene)."""
+    """(line, pixel) in the image of each of the points ``lons``, ``lats`` (arrays of one
+    shape), NaN outside the geolocation grid (outside the scene)."""
     # Longitudes as offsets from the first wanted one, in [-180, 180): a scene astride 180°
     # then stays one piece instead of spanning the globe, and so does a tile beside it.
-    reference = float(lons[0])
+    reference = float(lons.flat[0])
     points = np.column_stack(
         [longitude_offsets(geolocation.longitude, reference), geolocation.latitude]
     )
     values = np.column_stack([geolocation.line, geolocation.pixel]).astype(np.float64)
-    lon_grid, lat_grid = np.meshgrid(longitude_offsets(lons, reference), lats)
-    located = LinearNDInterpolator(points, values)(lon_grid, lat_grid)
+    located = LinearNDInterpolator(points, values)(longitude_offsets(lons, reference), lats)
     return located[..., 0], located[..., 1]
 
 

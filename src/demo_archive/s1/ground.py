@@ -21,10 +21,10 @@ from scipy import ndimage
 from demo_archive.s1.radar import HEADING_DEG, Cell, RadarGrid, radar_grid
 from demo_archive.terrain import PointGrid, fbm, surface
 from demo_archive.weather import BARE, FOREST, LAKE, SAVANNA, ground, wetness
-from loaders.dem import OUTPUT_RES_DEG, metres_per_degree, slope_degrees
+from loaders.dem import metres_per_degree, slope_degrees
 
-#: The truth lattice is the ARD output grid's (~10 m), aligned on whole multiples of it.
-LATTICE_DEG = OUTPUT_RES_DEG
+#: The truth lattice: 1/3 arc-second (~10 m), aligned on whole multiples of it.
+LATTICE_DEG = 1 / 10800
 
 #: Flat-terrain gamma0 of each ground cover, dB, (VV, VH): C-band values for tropical forest,
 #: savanna, bare or cropped ground and open water.
