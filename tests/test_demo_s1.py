@@ -408,10 +408,11 @@ def test_a_tile_off_the_lattice_gets_the_scenes_of_the_cells_it_reaches(tmp_path
 def test_the_archive_writes_each_cells_scenes_once(tmp_path, monkeypatch):
     written = []
 
-    def write_scene(root, scene):
+    def write_scene(root, scene, version=demo.GENERATOR_VERSION):
         written.append(scene)
         demo.item_path(root, scene).parent.mkdir(parents=True, exist_ok=True)
-        demo.item_path(root, scene).write_text("{}")
+        software = {"processing:software": {"ttc-ard-demo-archive": version}}
+        demo.item_path(root, scene).write_text(json.dumps({"properties": software}))
 
     monkeypatch.setattr(archive, "write_scene", write_scene)
     monkeypatch.setattr(archive, "write_truth", lambda root, cell: None)
@@ -429,3 +430,8 @@ def test_the_archive_writes_each_cells_scenes_once(tmp_path, monkeypatch):
     again = demo.write_s1_archive(tmp_path, YEAR, two)
     assert again["written"] == 0 and again["skipped"] == len(expected)
     assert len(written) == len(expected)
+    # A scene of generator version 1 (no relief displacement) is made again.
+    write_scene(tmp_path, expected[0], version="1")
+    written.clear()
+    assert demo.write_s1_archive(tmp_path, YEAR, two)["written"] == 1
+    assert written == [expected[0]]

@@ -13,8 +13,13 @@ from rasterio.warp import Resampling, reproject
 from workflow_runner import Workflow, archive_copy, write_request
 
 from demo_archive import s1 as demo_s1
+from loaders.copdem import cell_id
+from loaders.errors import TileDataError
 from loaders.grid import Grid, tile_grid
+from loaders.jobs import run_job
 from loaders.tiles import Tile
+from ttc_ard.keys import key_patterns, record_pattern
+from ttc_ard.sources import demo_source_settings
 
 pytestmark = pytest.mark.workflow
 
@@ -75,6 +80,9 @@ def test_s1_files_follow_the_contract(s1_run):
             "transform": list(grid.transform)[:6],
         }
         assert qa["nodata_fraction"] < 0.01
+        for quarter in qa["quarters"]:
+            # The demo's hills are gentler than the beam: little or no layover, no shadow.
+            assert 0 <= quarter["layover_fraction"] < 0.01 and quarter["shadow_fraction"] == 0
 
 
 def test_gamma0_recovers_the_truth_the_archive_was_made_from(s1_run, demo_archive):
@@ -152,3 +160,27 @@ def test_a_tile_without_scenes_fails_as_no_data(tmp_path, demo_archive, s1_run):
     assert (base / f"misc/dem_{tile}.hkl").exists() and not (base / f"s1/{tile}.hkl").exists()
     (folder,) = [p for p in (tmp_path / "results/job_reports").iterdir() if p.name != "run_logs"]
     assert f"s1 {tile}: failed (no_data), 1 attempt(s)" in (folder / "report.txt").read_text()
+
+
+def test_a_tile_whose_dem_is_missing_fails_as_missing_data_naming_the_cell(
+    tmp_path, demo_archive, s1_run
+):
+    """Without its DEM a tile cannot be placed in the images: no flat-earth fallback."""
+    tile, (lon, lat) = next(iter(TILES.items()))
+    x_tile, y_tile = (int(n) for n in re.fullmatch(r"(\d+)X(\d+)Y", tile).groups())
+    keys = {"year": 2023, "x_tile": x_tile, "y_tile": y_tile}
+    spec = {
+        "product": "s1",
+        "tile": keys | {"lon": lon, "lat": lat},
+        "outputs": {
+            name: str(tmp_path / "ard" / pattern.format(**keys))
+            for name, pattern in key_patterns("s1").items()
+        },
+        "qa": str(tmp_path / "ard" / record_pattern("s1").format(**keys)),
+    } | demo_source_settings("s1", str(demo_archive))
+    spec["dem_root"] = str(tmp_path / "no-dem")
+    with pytest.raises(TileDataError) as err:
+        run_job(spec)
+    assert err.value.reason == "missing_data"
+    assert cell_id(6, -2) in str(err.value)
+    assert not (tmp_path / "ard").exists()

@@ -314,6 +314,21 @@ def thermal_noise(noise: NoiseLUT, at_lines: np.ndarray, at_pixels: np.ndarray) 
     return range_noise(noise, at_lines, at_pixels) * azimuth_noise(noise, at_lines, at_pixels)
 
 
+def relief_shift_px(
+    height_m: np.ndarray,
+    reference_height_m: np.ndarray,
+    incidence_deg: np.ndarray,
+    range_spacing_m: float,
+) -> np.ndarray:
+    """How many pixels nearer the sensor (toward pixel 0) a point at ``height_m`` is imaged
+    than the geolocation grid places a point at ``reference_height_m`` (the grid's heights
+    interpolated there): a GRD image is projected onto the ground at the grid's heights, and a
+    point dh higher has a slant range shorter by dh cos(theta), which that projection shows as
+    dh / tan(theta) of ground range (the range-Doppler relation to first order: at Sentinel-1's
+    700 km range the incidence barely changes over the height differences of one tile)."""
+    return (height_m - reference_height_m) / (np.tan(np.radians(incidence_deg)) * range_spacing_m)
+
+
 def incidence_angle(geo: Geolocation, at_lines: np.ndarray, at_pixels: np.ndarray) -> np.ndarray:
     """Ellipsoid incidence angle (degrees) on the window, interpolated from the geolocation
     grid line by line (each grid line may have its own pixel positions), clamped outside."""
@@ -327,6 +342,37 @@ def incidence_angle(geo: Geolocation, at_lines: np.ndarray, at_pixels: np.ndarra
         at_lines,
         at_pixels,
     )
+
+
+def grid_values_at(
+    geo: Geolocation,
+    columns: Sequence[np.ndarray],
+    at_lines: np.ndarray,
+    at_pixels: np.ndarray,
+) -> list[np.ndarray]:
+    """Each of the geolocation grid's ``columns`` (one value per grid point, aligned with
+    ``geo.line``) at scattered image positions ``at_lines``, ``at_pixels`` (arrays of one
+    shape): linear along each grid line's pixels, then between grid lines, as the grid's lines
+    and pixels are laid out; clamped outside, NaN at NaN positions."""
+    order = np.lexsort((geo.pixel, geo.line))
+    lines, starts = np.unique(geo.line[order], return_index=True)
+    # Every grid line resampled onto the pixels of all of them: along its own pixels the
+    # interpolation is unchanged, and the values then form one table, bilinear between knots.
+    knots = np.unique(geo.pixel)
+    groups = np.split(order, starts[1:])
+    line_below, line_above, line_weight = _bracket(lines, at_lines)
+    pixel_below, pixel_above, pixel_weight = _bracket(knots, at_pixels)
+    found = []
+    for values in columns:
+        table = np.stack([np.interp(knots, geo.pixel[g], values[g]) for g in groups])
+        upper = table[line_below, pixel_below] + pixel_weight * (
+            table[line_below, pixel_above] - table[line_below, pixel_below]
+        )
+        lower = table[line_above, pixel_below] + pixel_weight * (
+            table[line_above, pixel_above] - table[line_above, pixel_below]
+        )
+        found.append(upper + line_weight * (lower - upper))
+    return found
 
 
 def _bracket(knots: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -428,6 +474,18 @@ def local_incidence_angle(
     cancels out of the flattening below.
     """
     return incidence_deg - range_slope_angle(slope_deg, aspect_deg, look_azimuth_deg)
+
+
+def layover_and_shadow(
+    incidence_deg: np.ndarray,
+    slope_deg: np.ndarray,
+    aspect_deg: np.ndarray,
+    look_azimuth_deg: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where the ground is in layover (local incidence <= 0) and where in radar shadow
+    (>= 90), the pixels :func:`flatten_gamma0` masks: two bool arrays."""
+    local = local_incidence_angle(incidence_deg, slope_deg, aspect_deg, look_azimuth_deg)
+    return local <= 0, local >= 90
 
 
 def flatten_gamma0(

@@ -31,9 +31,22 @@ OUTPUTS = ("s1", "s1_dates")
 #: GDAL settings of this product over the shared ones: none.
 GDAL_SETTINGS: dict[str, str] = {}
 
-#: One scene's polarisation on the tile's grid, by (scene index, polarisation); None where the
-#: scene misses the tile.
-Layers = dict[tuple[int, str], np.ndarray | None]
+
+@dataclass(frozen=True)
+class Layer:
+    """One polarisation of one scene on the tile's grid."""
+
+    gamma0: np.ndarray
+    """Terrain-flattened gamma0; NaN where the scene has no data, in layover or in shadow."""
+    layover: np.ndarray
+    """bool: where the scene has data and the ground faces it more steeply than its beam."""
+    shadow: np.ndarray
+    """bool: where the scene has data and the ground faces away more steeply than it grazes."""
+
+
+#: Each chosen scene's polarisations, by (scene index, polarisation); None where the scene
+#: misses the tile.
+Layers = dict[tuple[int, str], Layer | None]
 
 
 def compute(job: TileJob) -> TileResult:
@@ -61,8 +74,10 @@ def compute(job: TileJob) -> TileResult:
 
 @dataclass(frozen=True)
 class Terrain:
-    """Slope and aspect of the tile (degrees) on its grid, for terrain flattening."""
+    """The tile's ground on its grid: elevation (metres), to place its pixels in the images,
+    and slope and aspect (degrees), for terrain flattening."""
 
+    elevation: np.ndarray
     slope: np.ndarray
     aspect: np.ndarray
     """Clockwise from true north, as the radar's look direction is."""
@@ -73,6 +88,7 @@ def tile_terrain(grid: Grid, dem_root: str) -> Terrain:
     size_m = grid.ground_pixel_size()
     aspect_on_grid = s1.aspect_degrees(elevation, size_m, size_m)
     return Terrain(
+        elevation[1:-1, 1:-1],
         dem.slope_degrees(elevation, size_m, size_m),
         ((aspect_on_grid + grid.grid_north_azimuth()) % 360.0).astype(np.float32),
     )
@@ -96,14 +112,15 @@ def flattened_layers(
         index, pol = layer
         return scene_annotations(scenes[index], pol, access)
 
-    def flattened(layer: tuple[int, str]) -> np.ndarray | None:
+    def flattened(layer: tuple[int, str]) -> Layer | None:
         index, pol = layer
-        read = tile_gamma0(scenes[index], pol, notes[layer], lons, lats)
+        read = tile_gamma0(scenes[index], pol, notes[layer], lons, lats, terrain.elevation)
         if read is None:
             return None
-        return s1.flatten_gamma0(
-            read.gamma0, read.incidence_deg, terrain.slope, terrain.aspect, read.look_azimuth_deg
-        )
+        ground = (read.incidence_deg, terrain.slope, terrain.aspect, read.look_azimuth_deg)
+        has_data = np.isfinite(read.gamma0)
+        layover, shadow = s1.layover_and_shadow(*ground)
+        return Layer(s1.flatten_gamma0(read.gamma0, *ground), layover & has_data, shadow & has_data)
 
     wanted = [(i, pol) for indices in chosen for i in indices for pol in POLARISATIONS]
     with read_pool() as pool:
@@ -118,7 +135,7 @@ def quarterly_composites(
     quarters = np.full((len(s1.QUARTERS), *shape, len(POLARISATIONS)), np.nan, np.float32)
     for q, indices in enumerate(chosen):
         for p, pol in enumerate(POLARISATIONS):
-            stack = [layers[(i, pol)] for i in indices if layers[(i, pol)] is not None]
+            stack = [layers[(i, pol)].gamma0 for i in indices if layers[(i, pol)] is not None]
             if stack:
                 quarters[q, ..., p] = s1.median_composite(np.stack(stack))
     return quarters
@@ -155,6 +172,8 @@ def qa_record(
                 "scenes": [scene_record(scenes[i], footprints[i]) for i in indices],
                 "filled_from_quarter": stand_in[q] + 1 if stand_in[q] != q else None,
                 "masked_fraction": round(float(np.isnan(composites.quarters[q]).mean()), 4),
+                "layover_fraction": terrain_share(layers, indices, "layover"),
+                "shadow_fraction": terrain_share(layers, indices, "shadow"),
                 "gamma0_db": {
                     pol: db_percentiles(composites.quarters[q, ..., p])
                     for p, pol in enumerate(POLARISATIONS)
@@ -173,6 +192,13 @@ def qa_record(
         typical=db_percentiles(vv).get("p50", 0.0),
         constant=bool(np.nanmin(vv) == np.nanmax(vv)) if np.isfinite(vv).any() else True,
     )
+
+
+def terrain_share(layers: Layers, indices: list[int], flag: str) -> float:
+    """Share of the tile in layover (``flag="layover"``) or shadow in at least one of the
+    scenes ``indices`` (the geometry of a scene is that of its two polarisations)."""
+    found = [getattr(layers[(i, "vv")], flag) for i in indices if layers[(i, "vv")] is not None]
+    return round(float(np.logical_or.reduce(found).mean()), 4) if found else 0.0
 
 
 def scene_record(item: pystac.Item, footprint: np.ndarray) -> dict:

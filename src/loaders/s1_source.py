@@ -165,10 +165,19 @@ def scene_annotations(item: pystac.Item, pol: str, access: S3Access) -> SceneAnn
 
 
 def image_coordinates(
-    geolocation: s1.Geolocation, lons: np.ndarray, lats: np.ndarray
+    geolocation: s1.Geolocation,
+    lons: np.ndarray,
+    lats: np.ndarray,
+    heights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(line, pixel) in the image of each of the points ``lons``, ``lats`` (arrays of one
-    shape), NaN outside the geolocation grid (outside the scene)."""
+    shape), NaN outside the geolocation grid (outside the scene).
+
+    The grid's points are linear over their triangulation; between them it places a point as
+    if it lay at the grid's heights there (interpolated in the image, :func:`s1.grid_values_at`).
+    Given the points' own ``heights`` (metres, same shape), each is moved in range to where a
+    point at its height is imaged (:func:`loaders.s1.relief_shift_px`): on a hillside hundreds
+    of metres above the grid's heights that is tens of pixels."""
     # Longitudes as offsets from the first wanted one, in [-180, 180): a scene astride 180°
     # then stays one piece instead of spanning the globe, and so does a tile beside it.
     reference = float(lons.flat[0])
@@ -177,7 +186,14 @@ def image_coordinates(
     )
     values = np.column_stack([geolocation.line, geolocation.pixel]).astype(np.float64)
     located = LinearNDInterpolator(points, values)(longitude_offsets(lons, reference), lats)
-    return located[..., 0], located[..., 1]
+    lines, pixels = located[..., 0], located[..., 1]
+    if heights is None:
+        return lines, pixels
+    grid_heights, incidence = s1.grid_values_at(
+        geolocation, (geolocation.height, geolocation.incidence_angle), lines, pixels
+    )
+    shift = s1.relief_shift_px(heights, grid_heights, incidence, geolocation.range_pixel_spacing)
+    return lines, pixels - shift
 
 
 def longitude_offsets(longitudes: np.ndarray, reference: float) -> np.ndarray:
@@ -197,15 +213,21 @@ class TileGamma0:
 
 
 def tile_gamma0(
-    item: pystac.Item, pol: str, notes: SceneAnnotations, lons: np.ndarray, lats: np.ndarray
+    item: pystac.Item,
+    pol: str,
+    notes: SceneAnnotations,
+    lons: np.ndarray,
+    lats: np.ndarray,
+    heights: np.ndarray,
 ) -> TileGamma0 | None:
-    """A scene's gamma0 of one polarisation on the tile's grid, as its annotations ``notes``
-    locate and calibrate it; None if it misses the tile."""
+    """A scene's gamma0 of one polarisation at the tile grid's pixel centres ``lons``, ``lats``
+    of ground ``heights`` (the DEM's), as its annotations ``notes`` locate and calibrate it;
+    None if it misses the tile."""
     try:
         look = s1.look_azimuth(notes.geolocation.pass_direction, notes.geolocation.platform_heading)
     except ValueError as err:
         raise TileDataError("bad_data", f"Sentinel-1 {item.id}: {err}") from err
-    lines, pixels = image_coordinates(notes.geolocation, lons, lats)
+    lines, pixels = image_coordinates(notes.geolocation, lons, lats, heights)
     inside = np.isfinite(lines)
     if not inside.any():
         return None

@@ -44,6 +44,8 @@ from demo_archive.s1.ground import (
     CellFields,
     cell_fields,
     ellipsoid_gamma0,
+    imaged_ground,
+    imaged_position,
     sample_on_radar,
     seasonal_factor,
 )
@@ -106,6 +108,8 @@ __all__ = [
     "s1_item",
     "s1_scenes",
     "sample_on_radar",
+    "imaged_ground",
+    "imaged_position",
     "scenes_in_windows",
     "seasonal_factor",
     "simulate",

@@ -87,11 +87,12 @@ def geolocation_points(scene: Scene) -> dict[str, np.ndarray]:
     """The geolocation grid: :data:`GEOLOCATION_SHAPE` points spread over the whole image,
     with the ground's height (a coarse DEM in real products) and the angles; read-only
     arrays, the same for every scene of the cell and pass."""
-    return dict(_geolocation_grid(scene.cell, scene.pass_direction))
+    return dict(geolocation_grid(scene.cell, scene.pass_direction))
 
 
 @lru_cache(maxsize=8)
-def _geolocation_grid(cell: Cell, pass_direction: str) -> tuple[tuple[str, np.ndarray], ...]:
+def geolocation_grid(cell: Cell, pass_direction: str) -> tuple[tuple[str, np.ndarray], ...]:
+    """The geolocation grid of the cell's scenes on the pass, as (name, values) pairs."""
     # Cached: the heights cost a terrain evaluation, and every file of every date needs them.
     grid = radar_grid(cell, pass_direction)
     rows, cols = GEOLOCATION_SHAPE

@@ -33,7 +33,7 @@ from rasterio.io import MemoryFile
 
 from demo_archive.s1.annotation import geolocation_points, manifest_safe
 from demo_archive.s1.ground import cell_fields, seasonal_factor
-from demo_archive.s1.items import s1_item
+from demo_archive.s1.items import GENERATOR_VERSION, s1_item
 from demo_archive.s1.radar import MARGIN_DEG, Cell, cell_centre, cell_name, cell_of
 from demo_archive.s1.render import POLARISATIONS, Simulation, simulate
 from demo_archive.s1.scenes import (
@@ -72,6 +72,15 @@ def product_folder(root: Path, scene: Scene) -> Path:
 
 def item_path(root: Path, scene: Scene) -> Path:
     return root / ITEM_FOLDER / f"{item_id(scene)}.json"
+
+
+def is_current(item: Path) -> bool:
+    """Whether the scene of the item file ``item`` is there, made by this generator version
+    (an older version's scene is made again: version 1 had no relief displacement)."""
+    if not item.exists():
+        return False
+    software = json.loads(item.read_text())["properties"].get("processing:software", {})
+    return software.get("ttc-ard-demo-archive") == GENERATOR_VERSION
 
 
 def truth_path(root: Path, cell: Cell) -> Path:
@@ -260,7 +269,7 @@ def _write_cell(root: str, year: int, cell: Cell) -> int:
         ]
         text = json.dumps(record, indent=1) + "\n"
         replace_atomically(listing, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    todo = [s for s in scenes if not item_path(archive, s).exists()]
+    todo = [s for s in scenes if not is_current(item_path(archive, s))]
     for scene in todo:
         write_scene(archive, scene)
     return len(todo)

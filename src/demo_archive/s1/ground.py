@@ -17,8 +17,17 @@ from functools import lru_cache
 import numpy as np
 from rasterio.transform import Affine
 from scipy import ndimage
+from scipy.interpolate import RegularGridInterpolator
 
-from demo_archive.s1.radar import HEADING_DEG, Cell, RadarGrid, radar_grid
+from demo_archive.s1.annotation import geolocation_grid
+from demo_archive.s1.radar import (
+    HEADING_DEG,
+    PIXEL_SPACING_M,
+    Cell,
+    RadarGrid,
+    cell_of,
+    radar_grid,
+)
 from demo_archive.terrain import PointGrid, fbm, surface
 from demo_archive.weather import BARE, FOREST, LAKE, SAVANNA, ground, wetness
 from loaders.dem import metres_per_degree, slope_degrees
@@ -34,6 +43,9 @@ COVER_GAMMA0_DB = {
     BARE: (-12.0, -19.0),
     LAKE: (-21.0, -27.0),
 }
+#: Fixed-point steps placing each image pixel's ground (:func:`imaged_ground`): on a slope a
+#: third as steep toward the sensor as the incidence, each divides the error by three.
+RELIEF_ITERATIONS = 12
 #: Spread of the land's gamma0 around its cover's value (std of a smooth field, dB).
 TEXTURE_DB = 0.5
 #: Gamma0 change from the driest to the wettest season (soil and canopy moisture), dB.
@@ -50,6 +62,8 @@ class CellFields:
     """(2, H, W) float32 flat-terrain gamma0, VV and VH, linear."""
     cover: np.ndarray
     """(H, W) uint8 ground cover (the weather module's classes)."""
+    elevation: np.ndarray
+    """(H, W) float32 terrain height, metres."""
     slope: np.ndarray
     """(H, W) float32 terrain slope, degrees."""
     aspect: np.ndarray
@@ -89,7 +103,8 @@ def cell_fields(cell: Cell) -> CellFields:
     decibels = table[:, land.cover] + texture
     gamma0 = np.power(np.float32(10), decibels / np.float32(10)).astype(np.float32)
     transform = Affine(LATTICE_DEG, 0, col0 * LATTICE_DEG, 0, -LATTICE_DEG, row1 * LATTICE_DEG)
-    return CellFields(transform, gamma0, land.cover, slope, aspect)
+    elevation = z[1:-1, 1:-1].astype(np.float32)
+    return CellFields(transform, gamma0, land.cover, elevation, slope, aspect)
 
 
 def aspect_degrees(elevation: np.ndarray, dx_m: float, dy_m: float) -> np.ndarray:
@@ -132,15 +147,70 @@ def terrain_factor(
 def sample_on_radar(
     grid: RadarGrid, fields: CellFields, values: np.ndarray, order: int = 1
 ) -> np.ndarray:
-    """``values`` (..., H, W) on the lattice, sampled at every image pixel (bilinear, or
-    nearest with ``order=0``); returns (..., lines, samples) float32."""
-    lon, lat = grid.lonlat(np.arange(grid.lines)[:, None], np.arange(grid.samples)[None, :])
-    t = fields.transform
-    # Lattice values sit at pixel centres, half a step inside the corners.
-    at = np.stack([(lat - t.f) / t.e - 0.5, (lon - t.c) / t.a - 0.5])
+    """``values`` (..., H, W) on the lattice, sampled at the ground every image pixel shows
+    (:func:`imaged_ground`; bilinear, or nearest with ``order=0``); returns
+    (..., lines, samples) float32."""
+    at = lattice_position(fields, *imaged_ground(grid))
     flat = values.reshape(-1, *values.shape[-2:])
     out = [ndimage.map_coordinates(v, at, order=order, mode="nearest") for v in flat]
     return np.stack(out).reshape(*values.shape[:-2], grid.lines, grid.samples)
+
+
+def lattice_position(fields: CellFields, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """(row, column) of points on the fields' lattice, for ``ndimage.map_coordinates``."""
+    t = fields.transform
+    # Lattice values sit at pixel centres, half a step inside the corners.
+    return np.stack([(lat - t.f) / t.e - 0.5, (lon - t.c) / t.a - 0.5])
+
+
+@lru_cache(maxsize=4)
+def imaged_ground(grid: RadarGrid) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat), each (lines, samples), of the ground each pixel of the image shows: pixel p
+    shows the ground whose grid position q solves p = q - :func:`relief_shift` at q, solved by
+    fixed-point iteration (it converges where the ground faces the sensor less steeply than
+    the incidence; in layover it settles on one of the points imaged there). Pure and cached:
+    every scene of the cell and pass shares it."""
+    fields = cell_fields(cell_of(grid.centre_lon, grid.centre_lat))
+    line = np.arange(grid.lines, dtype=np.float64)[:, None]
+    shown = np.arange(grid.samples, dtype=np.float64)[None, :]
+    pixel = np.broadcast_to(shown, (grid.lines, grid.samples))
+    for _ in range(RELIEF_ITERATIONS):
+        lon, lat = grid.lonlat(line, pixel)
+        height = ndimage.map_coordinates(
+            fields.elevation, lattice_position(fields, lon, lat), order=1, mode="nearest"
+        )
+        pixel = shown + relief_shift(grid, line, pixel, height)
+    return grid.lonlat(line, pixel)
+
+
+def imaged_position(
+    grid: RadarGrid, lon: np.ndarray, lat: np.ndarray, height: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(line, pixel) where the image shows the ground at ``lon``, ``lat`` and ``height``: the
+    truth of where a loader must look for it."""
+    line, pixel = grid.image_coordinates(lon, lat)
+    return line, pixel - relief_shift(grid, line, pixel, height)
+
+
+def relief_shift(
+    grid: RadarGrid, line: np.ndarray, pixel: np.ndarray, height: np.ndarray
+) -> np.ndarray:
+    """Pixels nearer the sensor that ground of ``height`` at the grid position (``line``,
+    ``pixel``) is imaged. A GRD image is projected onto the ground at the geolocation grid's
+    heights (interpolated between its points): ground dh above them has a slant range shorter
+    by dh cos(theta), which that projection shows dh / tan(theta) nearer."""
+    reference = reference_heights(grid)(np.stack(np.broadcast_arrays(line, pixel), axis=-1))
+    return (height - reference) / (np.tan(np.radians(grid.incidence(pixel))) * PIXEL_SPACING_M)
+
+
+@lru_cache(maxsize=4)
+def reference_heights(grid: RadarGrid) -> RegularGridInterpolator:
+    """The geolocation grid's heights over the image, bilinear in (line, pixel) between its
+    points and extended linearly beyond them."""
+    gcp = dict(geolocation_grid(cell_of(grid.centre_lon, grid.centre_lat), grid.pass_direction))
+    knots = (np.unique(gcp["line"]), np.unique(gcp["pixel"]))
+    heights = gcp["height"].reshape(len(knots[0]), len(knots[1]))
+    return RegularGridInterpolator(knots, heights, bounds_error=False, fill_value=None)
 
 
 @lru_cache(maxsize=2)

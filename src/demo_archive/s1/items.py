@@ -21,7 +21,7 @@ from demo_archive.s1.scenes import (
 )
 
 #: Version of the generator, recorded in each item: bump it when scenes or layout change.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 #: Properties of the real items left out, as in the DEM part (not in cloud storage, no Earth
 #: Search workflow, no per-run times).
 OMITTED_PROPERTIES = frozenset({"storage:platform", "storage:region", "created", "updated"})

@@ -3,8 +3,8 @@
 A scene's lines run along the ground track (heading about -12.6 degrees ascending, -167.4
 descending) and its pixels across it, away from the track (Sentinel-1 looks right), both 10 m
 apart on a plane tangent at the cell centre; line 0 is the first imaged, pixel 0 the nearest.
-Relief displacement (foreshortening) is not simulated: GRD products are projected on the
-ellipsoid, and the demo's pixels sit where their GCPs say.
+This grid places ground at the geolocation grid's heights; ground above or below them is
+imaged nearer or farther in range (:func:`demo_archive.s1.ground.imaged_ground`).
 """
 
 from __future__ import annotations
