@@ -1,6 +1,8 @@
 """Placing the tile's pixels in a Sentinel-1 image with the ground's heights, against the demo
 generator, which images each point of its terrain where its height puts it."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,8 @@ from loaders import s1
 from loaders.grid import tile_grid
 from loaders.s1_source import image_coordinates
 from loaders.tiles import Tile
+
+REFERENCE = Path(__file__).parent / "fixtures/reference"
 
 #: The first demo tile: hills of a few hundred metres (slopes up to ~30 degrees).
 TILE = Tile(2023, 1655, 1083, -1.6944, 6.6389)
@@ -50,3 +54,25 @@ def test_slopes_steeper_than_the_beam_are_flagged_as_layover_or_shadow():
     # Facing away at 60 degrees: 35 + 60 > 90, hidden; at 40: 75, still lit. Across the look
     # direction (aspect 0) a slope tilts neither way.
     assert shadow.tolist() == [False, False, False, True, False]
+
+
+def test_on_a_real_annotation_ground_at_the_grids_heights_stays_where_the_grid_puts_it():
+    geolocation = s1.parse_geolocation(
+        (REFERENCE / "s1-grd-product-annotation-vv.xml").read_bytes()
+    )
+    # Points between the grid's points, across the middle of the scene.
+    middle = np.argsort(np.abs(geolocation.line - np.median(geolocation.line)))[:40]
+    lons = np.linspace(geolocation.longitude[middle].min(), geolocation.longitude[middle].max(), 50)
+    lats = np.full(50, np.median(geolocation.latitude[middle]))
+    lines, pixels = image_coordinates(geolocation, lons, lats)
+    assert np.isfinite(lines).all()
+    (grid_heights,) = s1.grid_values_at(geolocation, (geolocation.height,), lines, pixels)
+    flat = image_coordinates(geolocation, lons, lats, grid_heights)
+    np.testing.assert_allclose(flat[0], lines)
+    np.testing.assert_allclose(flat[1], pixels)
+    # 100 m higher: nearer the sensor by 100 / tan(incidence) metres of ground range.
+    raised = image_coordinates(geolocation, lons, lats, grid_heights + 100)
+    (incidence,) = s1.grid_values_at(geolocation, (geolocation.incidence_angle,), lines, pixels)
+    expected = 100 / np.tan(np.radians(incidence)) / geolocation.range_pixel_spacing
+    np.testing.assert_allclose(pixels - raised[1], expected, rtol=1e-9)
+    assert expected.min() > 9 and expected.max() < 18  # 31 to 46 degrees across the swath
