@@ -84,22 +84,18 @@ def draw_tiles(tiledb: Path | None, size: int, seed: int) -> pd.DataFrame:
 
 
 def floor_snakefile() -> str:
-    patterns = [
-        pattern
-        for product in PRODUCTS
-        for pattern in [*key_patterns(product).values(), record_pattern(product)]
-    ]
+    outputs = {
+        product: [*key_patterns(product).values(), record_pattern(product)] for product in PRODUCTS
+    }
     rules = "".join(
         FLOOR_RULE.format(
             product=product,
-            outputs="\n        ".join(
-                f'"{pattern}",'
-                for pattern in [*key_patterns(product).values(), record_pattern(product)]
-            ),
+            outputs="\n        ".join(f'"{pattern}",' for pattern in patterns),
         )
-        for product in PRODUCTS
+        for product, patterns in outputs.items()
     )
-    return FLOOR_SNAKEFILE.format(year=YEAR, patterns=patterns) + rules
+    every = [pattern for patterns in outputs.values() for pattern in patterns]
+    return FLOOR_SNAKEFILE.format(year=YEAR, patterns=every) + rules
 
 
 def timed(command: list[str], folder: Path) -> tuple[float, int]:

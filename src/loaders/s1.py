@@ -332,9 +332,7 @@ def relief_shift_px(
 def incidence_angle(geo: Geolocation, at_lines: np.ndarray, at_pixels: np.ndarray) -> np.ndarray:
     """Ellipsoid incidence angle (degrees) on the window, interpolated from the geolocation
     grid line by line (each grid line may have its own pixel positions), clamped outside."""
-    order = np.lexsort((geo.pixel, geo.line))
-    lines, starts = np.unique(geo.line[order], return_index=True)
-    groups = np.split(order, starts[1:])
+    lines, groups = _grid_lines(geo)
     return interpolate_vectors(
         lines,
         [geo.pixel[g] for g in groups],
@@ -354,12 +352,10 @@ def grid_values_at(
     ``geo.line``) at scattered image positions ``at_lines``, ``at_pixels`` (arrays of one
     shape): linear along each grid line's pixels, then between grid lines, as the grid's lines
     and pixels are laid out; clamped outside, NaN at NaN positions."""
-    order = np.lexsort((geo.pixel, geo.line))
-    lines, starts = np.unique(geo.line[order], return_index=True)
+    lines, groups = _grid_lines(geo)
     # Every grid line resampled onto the pixels of all of them: along its own pixels the
     # interpolation is unchanged, and the values then form one table, bilinear between knots.
     knots = np.unique(geo.pixel)
-    groups = np.split(order, starts[1:])
     line_below, line_above, line_weight = _bracket(lines, at_lines)
     pixel_below, pixel_above, pixel_weight = _bracket(knots, at_pixels)
     found = []
@@ -373,6 +369,14 @@ def grid_values_at(
         )
         found.append(upper + line_weight * (lower - upper))
     return found
+
+
+def _grid_lines(geo: Geolocation) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The geolocation grid's lines, ascending, and the indices of each line's points in
+    pixel order."""
+    order = np.lexsort((geo.pixel, geo.line))
+    lines, starts = np.unique(geo.line[order], return_index=True)
+    return lines, np.split(order, starts[1:])
 
 
 def _bracket(knots: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -54,11 +54,13 @@ def compute(job: TileJob) -> TileResult:
     quarters raises :class:`TileDataError` ``no_data``."""
     tile = job.tile
     grid = tile_grid(tile)
-    lons, lats = grid.pixel_lonlat()
+    # The grid grown by one pixel, for the slope's central differences at its edges.
+    lons_around, lats_around = grid.pixel_lonlat(border=1)
+    lons, lats = lons_around[1:-1, 1:-1], lats_around[1:-1, 1:-1]
     scenes = search_scenes(job.stac, tile)
     footprints = scene_footprints(scenes, lons, lats)
     chosen = s1.select_quarter_scenes([item.datetime for item in scenes], footprints, tile.year)
-    terrain = tile_terrain(grid, job.dem_root)
+    terrain = tile_terrain(grid, lons_around, lats_around, job.dem_root)
     access = S3Access(job.requester_pays, job.source_s3_endpoint_url)
     layers = flattened_layers(scenes, chosen, terrain, lons, lats, access)
     quarters = quarterly_composites(chosen, layers, lons.shape)
@@ -83,8 +85,12 @@ class Terrain:
     """Clockwise from true north, as the radar's look direction is."""
 
 
-def tile_terrain(grid: Grid, dem_root: str) -> Terrain:
-    elevation = read_tile_elevation(*grid.pixel_lonlat(border=1), dem_root).on_grid
+def tile_terrain(
+    grid: Grid, lons_around: np.ndarray, lats_around: np.ndarray, dem_root: str
+) -> Terrain:
+    """The ground of ``grid``, whose pixel centres grown by one pixel are ``lons_around``,
+    ``lats_around``, from the DEM cells under ``dem_root``."""
+    elevation = read_tile_elevation(lons_around, lats_around, dem_root).on_grid
     size_m = grid.ground_pixel_size()
     aspect_on_grid = s1.aspect_degrees(elevation, size_m, size_m)
     return Terrain(
