@@ -23,6 +23,8 @@ and "nearest" always means nearest (centre to centre, in degrees) to the first d
 - north of 50N: the nearest tile whose box lies wholly north of 50N (Copernicus cells there
   have fewer than 3600 columns).
 - south of the equator: the nearest tile whose box lies wholly south of it (S cell names).
+- antimeridian: the nearest tile whose east edge lies on 180 degrees east (its grid reaches
+  past 180: DEM cells on both sides, scenes and granules split there).
 
 Tile box = centre +- 1/36 degree, as in loaders/tiles.py. The output has the DB's columns,
 order and types, no index, rows sorted like the DB (Y_tile, then X_tile).
@@ -101,6 +103,7 @@ def select(db: pd.DataFrame, requested: set[tuple[int, int]]) -> dict[str, pd.Da
         ],
         "north of 50N": [south > 50 + EDGE_TOLERANCE],
         "south of the equator": [north < -EDGE_TOLERANCE],
+        "antimeridian": [np.abs(east - 180) < EDGE_TOLERANCE],
     }
     groups = {
         "requests": db[tiles.isin(sorted(requested))],

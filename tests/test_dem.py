@@ -12,7 +12,7 @@ from synthetic_dem import PLANE_SLOPE, PLANE_SLOPE_ATOL, cells_for, dem_spec, pl
 from loaders import dem
 from loaders.ard_io import file_digest
 from loaders.copdem import cell_columns, cell_id
-from loaders.dem_source import read_elevation_bands
+from loaders.dem_source import read_elevation_bands, tile_cells
 from loaders.errors import TileDataError
 from loaders.grid import tile_grid
 from loaders.jobs import run_job
@@ -142,6 +142,21 @@ def test_a_tile_on_the_antimeridian_reads_the_cells_on_both_sides_of_it(tmp_path
     write_cell(tmp_path, -17, -180, elevation, BBox(-180.03, bbox.south, -179.97, bbox.north))
     slope = slope_from_cells(lon, lat, lambda name: str(tmp_path / name / f"{name}.tif"))
     np.testing.assert_allclose(slope, PLANE_SLOPE, atol=PLANE_SLOPE_ATOL)
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat"), [(-1.6944, 6.6389), (-1.0278, 6.6389), (180 - 1 / 36, -16.1389)]
+)
+def test_the_cells_a_tile_needs_are_those_its_jobs_open(lon, lat):
+    """What the workflow generates for a demo tile: every cell a window is read from (on a
+    degree line, and past 180 degrees from the W180 cells)."""
+    grid = tile_grid(Tile(2023, 0, 0, lon, lat))
+    opened = {
+        cell_id(window.lat_floor, window.lon_floor)
+        for band in dem.source_windows(dem.points_extent(*grid.pixel_lonlat(border=1)))
+        for window in band.windows
+    }
+    assert set(tile_cells(grid)) == opened
 
 
 def test_missing_cell_is_a_tile_data_error_naming_the_cell(tmp_path):

@@ -435,3 +435,20 @@ def test_the_archive_writes_each_cells_scenes_once(tmp_path, monkeypatch):
     written.clear()
     assert demo.write_s1_archive(tmp_path, YEAR, two)["written"] == 1
     assert written == [expected[0]]
+
+
+def test_a_scene_across_the_antimeridian_is_written_as_real_ones_are(tmp_path):
+    """Longitudes within [-180, 180) in the annotation, the footprint split at 180 into parts
+    that together are the scene's outline, and STAC's bbox with its west past its east."""
+    scene = demo.s1_scenes(YEAR, 180 - 1 / 36, -16.1389)[0]
+    item_path = demo.write_scene(tmp_path, scene)
+    item = json.loads(item_path.read_text())
+    _, _, geo = read_annotations(item_path)
+    assert geo.longitude.min() < -179.99 and geo.longitude.max() > 179.9
+    assert (np.abs(geo.longitude) <= 180).all()
+    assert item["geometry"]["type"] == "MultiPolygon" and item["bbox"][0] > item["bbox"][2]
+    parts = [Polygon(rings[0]) for rings in item["geometry"]["coordinates"]]
+    assert all(-180 <= x <= 180 for part in parts for x, _ in part.exterior.coords)
+    outline = Polygon(demo.footprint(scene))
+    assert outline.bounds[2] > 180  # the generator's own outline runs on past 180
+    assert sum(part.area for part in parts) == pytest.approx(outline.area, rel=1e-9)

@@ -54,3 +54,17 @@ def test_a_pixel_is_ten_metres_of_ground_divided_by_the_projections_scale():
     near_edge = tile_grid(Tile(2023, 0, 0, 5.9, 0.5))  # 2.9 degrees east of zone 31's
     assert on_meridian.ground_pixel_size() == pytest.approx(10 / 0.9996, abs=1e-4)
     assert near_edge.ground_pixel_size() == pytest.approx(10 / 1.0009, abs=2e-4)
+
+
+@pytest.mark.parametrize(("lon", "lat"), TILES)
+def test_the_lon_lat_extent_from_the_outline_is_that_of_every_pixel_centre(lon, lat):
+    grid = tile_grid(Tile(2023, 0, 0, lon, lat))
+    for border in (0, 1):
+        lons, lats = grid.pixel_lonlat(border)
+        extent = grid.lonlat_extent(border)
+        assert (extent.west, extent.south, extent.east, extent.north) == (
+            lons.min(),
+            lats.min(),
+            lons.max(),
+            lats.max(),
+        )

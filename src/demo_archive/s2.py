@@ -48,11 +48,11 @@ import rasterio
 import rasterio.shutil
 import shapely
 from affine import Affine
-from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 from shapely.geometry.polygon import orient
 
 from demo_archive import weather
+from demo_archive.geojson import geojson_outline
 from demo_archive.mgrs import (
     GRANULE_SIZE_M,
     Granule,
@@ -753,32 +753,6 @@ def s2_item(root: Path, scene: Scene, plan: GranulePlan, shares: np.ndarray) -> 
         ],
         "collection": COLLECTION,
     }
-
-
-def geojson_outline(area: Polygon) -> tuple[dict, list[float]]:
-    """The GeoJSON geometry and bbox of a footprint whose longitudes may run past 180 or -180
-    (:func:`demo_archive.mgrs.footprint`). Within [-180, 180] it is written as it is; across
-    the antimeridian it is split there into a MultiPolygon of its parts brought back into
-    range, as Earth Search writes such items, and its bbox's west is greater than its east
-    (STAC's convention for a bbox across the antimeridian); wholly past it, it is moved back
-    by a turn."""
-    west, south, east, north = area.bounds
-    if west >= -180 and east <= 180:
-        ring = [list(point) for point in area.exterior.coords]
-        return {"type": "Polygon", "coordinates": [ring]}, [west, south, east, north]
-    parts = [
-        orient(translate(part, xoff=turn))
-        for turn in (-360.0, 0.0, 360.0)
-        for part in shapely.get_parts(area.intersection(box(-180 - turn, -90, 180 - turn, 90)))
-        if isinstance(part, Polygon) and part.area > 0
-    ]
-    polygons = [[[list(point) for point in part.exterior.coords]] for part in parts]
-    geometry = (
-        {"type": "Polygon", "coordinates": polygons[0]}
-        if len(polygons) == 1
-        else {"type": "MultiPolygon", "coordinates": polygons}
-    )
-    return geometry, [(west + 180) % 360 - 180, south, (east + 180) % 360 - 180, north]
 
 
 def _band_asset(band: Band, href: str, window: Window, offset: float) -> dict:

@@ -24,11 +24,16 @@ __all__ = [
 
 
 def cell_id(lat_floor: int, lon_floor: int) -> str:
-    """The file stem of the cell whose south-west corner is (lat_floor, lon_floor).
+    """The file stem of the cell whose south-west corner is (lat_floor, lon_floor); the
+    longitude is taken round the globe, so that the cells past 180° east of a tile's grid
+    astride it are those from 180° west.
 
     >>> cell_id(6, -2)
     'Copernicus_DSM_COG_10_N06_00_W002_00_DEM'
+    >>> cell_id(-17, 180)
+    'Copernicus_DSM_COG_10_S17_00_W180_00_DEM'
     """
+    lon_floor = (lon_floor + 180) % 360 - 180
     ns = "N" if lat_floor >= 0 else "S"
     ew = "E" if lon_floor >= 0 else "W"
     return f"Copernicus_DSM_COG_10_{ns}{abs(lat_floor):02d}_00_{ew}{abs(lon_floor):03d}_00_DEM"

@@ -17,6 +17,7 @@ from rasterio.windows import Window
 from loaders import accounting, dem
 from loaders.copdem import cell_id
 from loaders.errors import TileDataError, read_error
+from loaders.grid import Grid
 from loaders.tiles import BBox
 
 
@@ -44,9 +45,14 @@ def read_elevation_bands(extent: BBox, cell_url: Callable[[str], str]) -> list[d
     ]
 
 
+def tile_cells(grid: Grid) -> list[str]:
+    """File stems of the cells the DEM and S1 jobs of the tile on ``grid`` read (its pixel
+    centres and one pixel around them, see :func:`read_tile_elevation`)."""
+    return [cell_id(*cell) for cell in dem.source_cells(grid.lonlat_extent(border=1))]
+
+
 def read_window(window: dem.CellWindow, cell_url: Callable[[str], str]) -> np.ndarray:
-    # Past 180° east (a tile's grid astride it) the cells are those from 180° west.
-    url = cell_url(cell_id(window.lat_floor, (window.lon_floor + 180) % 360 - 180))
+    url = cell_url(cell_id(window.lat_floor, window.lon_floor))
     rows, cols = window.row_stop - window.row_start, window.col_stop - window.col_start
     try:
         cell_window = Window(window.col_start, window.row_start, cols, rows)

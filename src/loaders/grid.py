@@ -56,10 +56,28 @@ class Grid:
         """(lon, lat) in degrees of every pixel centre, two (H + 2 border, W + 2 border) arrays:
         the grid grown by ``border`` pixels on every side. The longitudes of a grid astride
         180° run on past it (180.01, not -179.99), so that they stay one interval."""
+        return self._lonlat(*np.meshgrid(*self._centres(border)))
+
+    def lonlat_extent(self, border: int = 0) -> BBox:
+        """The lon/lat box of :meth:`pixel_lonlat`'s points, from the outermost ring of them
+        alone: over a tile the projection is so nearly affine that no inner point is
+        further out."""
+        x, y = self._centres(border)
+        ring_x = np.concatenate([x, x, np.full(y.size, x[0]), np.full(y.size, x[-1])])
+        ring_y = np.concatenate([np.full(x.size, y[0]), np.full(x.size, y[-1]), y, y])
+        lon, lat = self._lonlat(ring_x, ring_y)
+        return BBox(float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
+
+    def _centres(self, border: int) -> tuple[np.ndarray, np.ndarray]:
+        """Eastings of the pixel centres' columns and northings of their rows, the grid grown
+        by ``border`` pixels on every side."""
         x = self.west + (np.arange(-border, self.width + border) + 0.5) * self.resolution
         y = self.north - (np.arange(-border, self.height + border) + 0.5) * self.resolution
+        return x, y
+
+    def _lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         to_lonlat = Transformer.from_crs(self.crs, "EPSG:4326", always_xy=True)
-        lon, lat = to_lonlat.transform(*np.meshgrid(x, y))
+        lon, lat = to_lonlat.transform(x, y)
         if lon.max() - lon.min() > 180:
             lon = np.where(lon < 0, lon + 360, lon)
         return lon, lat

@@ -7,9 +7,10 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.resources import Resources
 
-from loaders.copdem import CELL_ID_PATTERN, cell_id
-from loaders.dem import source_cells
-from loaders.tiles import tile_bbox
+from loaders.copdem import CELL_ID_PATTERN
+from loaders.dem_source import tile_cells
+from loaders.grid import tile_grid
+from loaders.tiles import Tile
 from snakemake_executor_plugin_lithops.lithops_config import (
     lithops_backend,
     load_lithops_config,
@@ -309,11 +310,11 @@ def demo_dem_cells(wildcards):
     """The demo archive's DEM cells a tile reads (none when the source is not the demo)."""
     if config["source"] != "demo":
         return []
-    tile = tile_of(wildcards)
-    cells = (
-        cell_id(*cell) for cell in source_cells(tile_bbox(tile["lon"], tile["lat"]))
-    )
-    return [f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif" for cell in cells]
+    grid = tile_grid(Tile(**tile_of(wildcards)))
+    return [
+        f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif"
+        for cell in tile_cells(grid)
+    ]
 
 
 def demo_scenes_marker(collection):

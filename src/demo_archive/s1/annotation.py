@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from demo_archive.geojson import wrap_lon
 from demo_archive.s1.calibration import LUT_FORMAT, Calibration, Noise
 from demo_archive.s1.radar import (
     EARTH_RADIUS_M,
@@ -105,7 +106,8 @@ def geolocation_grid(cell: Cell, pass_direction: str) -> tuple[tuple[str, np.nda
         "line": line,
         "pixel": pixel,
         "latitude": lat,
-        "longitude": lon,
+        # Real annotations keep longitudes within [-180, 180): across 180° the grid jumps.
+        "longitude": wrap_lon(lon),
         "height": surface(lon, lat).elevation.astype(np.float64),
         "incidenceAngle": theta,
         "elevationAngle": np.degrees(np.arcsin(ratio * np.sin(np.radians(theta)))),

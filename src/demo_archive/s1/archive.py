@@ -76,7 +76,8 @@ def item_path(root: Path, scene: Scene) -> Path:
 
 def is_current(item: Path) -> bool:
     """Whether the scene of the item file ``item`` is there, made by this generator version
-    (an older version's scene is made again: version 1 had no relief displacement)."""
+    (an older version's scene is made again: version 1 had no relief displacement, version 2
+    wrote longitudes past 180°)."""
     if not item.exists():
         return False
     software = json.loads(item.read_text())["properties"].get("processing:software", {})

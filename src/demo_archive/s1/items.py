@@ -7,7 +7,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+from shapely.geometry import Polygon
 
+from demo_archive.geojson import geojson_outline, wrap_lon
+from demo_archive.mgrs import unwrap_lon
 from demo_archive.s1.annotation import geolocation_points
 from demo_archive.s1.render import LOOKS, Simulation, footprint
 from demo_archive.s1.scenes import (
@@ -21,7 +24,7 @@ from demo_archive.s1.scenes import (
 )
 
 #: Version of the generator, recorded in each item: bump it when scenes or layout change.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 #: Properties of the real items left out, as in the DEM part (not in cloud storage, no Earth
 #: Search workflow, no per-run times).
 OMITTED_PROPERTIES = frozenset({"storage:platform", "storage:region", "created", "updated"})
@@ -37,10 +40,14 @@ def s1_item(sim: Simulation, folder: Path, path: Path) -> dict:
     start, stop = scene_times(scene)
     ring = footprint(scene)
     xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+    geometry, bbox = geojson_outline(Polygon(ring))
     points = geolocation_points(scene)
-    pw, ps = float(points["longitude"].min()), float(points["latitude"].min())
-    pe, pn = float(points["longitude"].max()), float(points["latitude"].max())
-    proj_bbox = [round(v, 6) for v in (pw, ps, pe, pn)]
+    # Continuous across 180° for the pseudo-grid's size, written back within range.
+    lons = unwrap_lon(points["longitude"], grid.centre_lon)
+    pw, ps = float(lons.min()), float(points["latitude"].min())
+    pe, pn = float(lons.max()), float(points["latitude"].max())
+    span = [round(v, 6) for v in (pw, ps, pe, pn)]
+    proj_bbox = [round(float(wrap_lon(pw)), 6), span[1], round(float(wrap_lon(pe)), 6), span[3]]
     shape = [grid.samples, grid.lines]
     base = Path(os.path.relpath(folder.resolve(), path.resolve().parent)).as_posix()
     new_ipf = ipf_version(scene.centre_time.date()) >= RFI_IPF
@@ -68,16 +75,16 @@ def s1_item(sim: Simulation, folder: Path, path: Path) -> dict:
         "proj:bbox": proj_bbox,
         "proj:shape": shape,
         "proj:transform": [
-            (proj_bbox[2] - proj_bbox[0]) / shape[1],
+            (span[2] - span[0]) / shape[1],
             0,
             proj_bbox[0],
             0,
-            -(proj_bbox[3] - proj_bbox[1]) / shape[0],
+            -(span[3] - span[1]) / shape[0],
             proj_bbox[3],
         ],  # fmt: skip
         "proj:centroid": {
             "lat": round(float(np.mean(ys[:-1])), 5),
-            "lon": round(float(np.mean(xs[:-1])), 5),
+            "lon": round(float(wrap_lon(np.mean(xs[:-1]))), 5),
         },
         "platform": f"sentinel-1{scene.platform[-1].lower()}",
         "constellation": "sentinel-1",
@@ -162,10 +169,10 @@ def s1_item(sim: Simulation, folder: Path, path: Path) -> dict:
         "stac_version": "1.0.0",
         "id": item_id(scene),
         "properties": properties,
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "geometry": geometry,
         "links": [{"rel": "collection", "type": "application/json", "href": "./collection.json"}],
         "assets": assets,
-        "bbox": [min(xs), min(ys), max(xs), max(ys)],
+        "bbox": bbox,
         "stac_extensions": [
             "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
             "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
