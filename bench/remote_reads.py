@@ -96,7 +96,9 @@ def spec(product: str, tile: Tile, folder: Path, served=None, extra: dict | None
     if served is None:
         settings = demo_source_settings(product, str(ARCHIVE))
     else:
-        settings = aws_source_settings(product, served.stac_url, served.s3_endpoint_url)
+        settings = aws_source_settings(
+            product, served.stac_url, served.s3_endpoint_url, served.geoid_url
+        )
         settings["gdal_env"] = settings["gdal_env"] | (extra or {})
     return {
         "product": product,

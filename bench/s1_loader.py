@@ -34,6 +34,7 @@ from loaders.dem import slope_degrees
 from loaders.grid import tile_grid
 from loaders.s1_source import image_coordinates
 from loaders.tiles import Tile
+from ttc_ard.sources import demo_source_settings
 
 REPO = Path(__file__).resolve().parents[1]
 ARCHIVE = REPO / "resources/demo_archive"
@@ -62,9 +63,7 @@ def whole_loader(tile: Tile, out: Path) -> dict:
         "tile": tile.__dict__,
         "outputs": {"s1": str(out / "s1.hkl"), "s1_dates": str(out / "s1_dates.hkl")},
         "qa": str(out / "s1.json"),
-        "stac": {"path": str(ARCHIVE / "stac")},
-        "dem_root": str(ARCHIVE / "copernicus-dem-30m"),
-    }
+    } | demo_source_settings("s1", str(ARCHIVE))
     return loader_in_fresh_process(spec)
 
 

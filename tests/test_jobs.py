@@ -30,6 +30,7 @@ def s1_spec() -> dict:
         "source_s3_endpoint_url": "https://s3.example.org:8443/",
         "stac": {"url": "https://earth-search.aws.element84.com/v1"},
         "dem_root": "s3://copernicus-dem-30m",
+        "geoid": "https://cdn.proj.org/us_nga_egm08_25.tif",
         "requester_pays": True,
         "gdal_env": {"AWS_REQUEST_PAYER": "requester"},
     }
@@ -43,6 +44,7 @@ def test_a_workflow_spec_becomes_a_typed_job():
     assert job.requester_pays is True and job.gdal_env == {"AWS_REQUEST_PAYER": "requester"}
     assert job.s3_endpoint_url == "http://127.0.0.1:9000"
     assert job.source_s3_endpoint_url == "https://s3.example.org:8443/"
+    assert job.geoid == "https://cdn.proj.org/us_nga_egm08_25.tif"
 
 
 def test_the_sources_s3_endpoint_reaches_gdal_under_the_specs_own_settings():

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from demo_archive import s1 as demo
+from demo_archive.geoid import undulation, write_geoid
 from demo_archive.terrain import elevation
 from loaders import s1
+from loaders.geoid import tile_undulation
 from loaders.grid import tile_grid
 from loaders.s1_source import image_coordinates
 from loaders.tiles import Tile
@@ -26,15 +28,23 @@ def test_ground_above_the_grids_heights_is_imaged_nearer_the_sensor():
     np.testing.assert_allclose(shift, [0.0, 12.349, -12.349], atol=1e-3)
 
 
+@pytest.fixture(scope="module")
+def geoid_grid(tmp_path_factory) -> str:
+    """The demo archive's geoid grid, written as the archive writes it."""
+    return str(write_geoid(tmp_path_factory.mktemp("geoid")))
+
+
 @pytest.mark.parametrize("pass_direction", sorted(demo.HEADING_DEG))
-def test_each_pixel_is_looked_for_where_the_scene_shows_its_ground(pass_direction):
+def test_each_pixel_is_looked_for_where_the_scene_shows_its_ground(pass_direction, geoid_grid):
     lons, lats = tile_grid(TILE).pixel_lonlat()
-    heights = elevation(lons, lats).astype(np.float64)
+    dem_heights = elevation(lons, lats).astype(np.float64)  # above the geoid, as GLO-30's
     scenes = demo.s1_scenes(TILE.year, TILE.lon, TILE.lat)
     scene = next(s for s in scenes if s.pass_direction == pass_direction)
     geolocation = s1.parse_geolocation(demo.product_xml(scene, "vv"))
-    truth = demo.imaged_position(demo.radar_grid(scene.cell, pass_direction), lons, lats, heights)
+    grid = demo.radar_grid(scene.cell, pass_direction)
+    truth = demo.imaged_position(grid, lons, lats, dem_heights + undulation(lons, lats))
 
+    heights = dem_heights + tile_undulation(geoid_grid, lons, lats)
     lines, pixels = image_coordinates(geolocation, lons, lats, heights)
     error = np.hypot(lines - truth[0], pixels - truth[1])
     assert np.median(error) <= 0.5 and np.percentile(error, 99) <= 1.0
@@ -43,6 +53,12 @@ def test_each_pixel_is_looked_for_where_the_scene_shows_its_ground(pass_directio
     flat_lines, flat_pixels = image_coordinates(geolocation, lons, lats)
     flat_error = np.hypot(flat_lines - truth[0], flat_pixels - truth[1])
     assert np.median(flat_error) > 0.5 and np.percentile(flat_error, 95) > 2
+
+    # With the DEM's heights alone, all of them miss by N / tan(incidence): the geoid here is
+    # ~9 m above the ellipsoid, about a pixel in range.
+    dem_lines, dem_pixels = image_coordinates(geolocation, lons, lats, dem_heights)
+    dem_error = np.hypot(dem_lines - truth[0], dem_pixels - truth[1])
+    assert np.percentile(dem_error, 5) > 0.8
 
 
 def test_slopes_steeper_than_the_beam_are_flagged_as_layover_or_shadow():

@@ -277,8 +277,9 @@ def test_the_command_serves_until_sigint(small_archive, tmp_path):
             assert time.monotonic() < deadline, "the command did not write its config"
             time.sleep(0.2)
         config = yaml.safe_load(config_path.read_text())
-        assert set(config) == {"source", "stac_url", "source_s3_endpoint_url"}
+        assert set(config) == {"source", "stac_url", "source_s3_endpoint_url", "geoid"}
         assert config["source"] == "earth-search"
+        assert config["geoid"].startswith(config["source_s3_endpoint_url"] + "/geoid/")
         with urllib.request.urlopen(f"{config['stac_url']}/collections", timeout=10) as answer:
             assert answer.status == 200
     finally:

@@ -223,4 +223,4 @@ def lambda_spec(product: str, tile: str, folder, served) -> dict:
             for name, pattern in key_patterns(product).items()
         },
         "qa": str(folder / "ard" / record_pattern(product).format(**keys)),
-    } | aws_source_settings(product, served.stac_url, served.s3_endpoint_url)
+    } | aws_source_settings(product, served.stac_url, served.s3_endpoint_url, served.geoid_url)

@@ -12,6 +12,7 @@ import pystac
 from loaders import dem, qa, s1
 from loaders.dem_source import read_tile_elevation
 from loaders.errors import TileDataError
+from loaders.geoid import tile_undulation
 from loaders.grid import Grid, tile_grid
 from loaders.reading import read_pool
 from loaders.s1_source import (
@@ -60,7 +61,7 @@ def compute(job: TileJob) -> TileResult:
     scenes = search_scenes(job.stac, tile)
     footprints = scene_footprints(scenes, lons, lats)
     chosen = s1.select_quarter_scenes([item.datetime for item in scenes], footprints, tile.year)
-    terrain = tile_terrain(grid, lons_around, lats_around, job.dem_root)
+    terrain = tile_terrain(grid, lons_around, lats_around, job.dem_root, job.geoid)
     access = S3Access(job.requester_pays, job.source_s3_endpoint_url)
     layers = flattened_layers(scenes, chosen, terrain, lons, lats, access)
     quarters = quarterly_composites(chosen, layers, lons.shape)
@@ -76,25 +77,28 @@ def compute(job: TileJob) -> TileResult:
 
 @dataclass(frozen=True)
 class Terrain:
-    """The tile's ground on its grid: elevation (metres), to place its pixels in the images,
-    and slope and aspect (degrees), for terrain flattening."""
+    """The tile's ground on its grid: height above the WGS84 ellipsoid (metres), to place its
+    pixels in the images, and slope and aspect (degrees), for terrain flattening."""
 
-    elevation: np.ndarray
+    height: np.ndarray
+    """The DEM's height (above the EGM2008 geoid) plus the geoid's above the ellipsoid: the
+    heights of the images' geolocation grids are above the ellipsoid."""
     slope: np.ndarray
     aspect: np.ndarray
     """Clockwise from true north, as the radar's look direction is."""
 
 
 def tile_terrain(
-    grid: Grid, lons_around: np.ndarray, lats_around: np.ndarray, dem_root: str
+    grid: Grid, lons_around: np.ndarray, lats_around: np.ndarray, dem_root: str, geoid: str
 ) -> Terrain:
     """The ground of ``grid``, whose pixel centres grown by one pixel are ``lons_around``,
-    ``lats_around``, from the DEM cells under ``dem_root``."""
+    ``lats_around``, from the DEM cells under ``dem_root`` and the geoid grid at ``geoid``."""
     elevation = read_tile_elevation(lons_around, lats_around, dem_root).on_grid
     size_m = grid.ground_pixel_size()
     aspect_on_grid = s1.aspect_degrees(elevation, size_m, size_m)
+    lons, lats = lons_around[1:-1, 1:-1], lats_around[1:-1, 1:-1]
     return Terrain(
-        elevation[1:-1, 1:-1],
+        elevation[1:-1, 1:-1] + tile_undulation(geoid, lons, lats),
         dem.slope_degrees(elevation, size_m, size_m),
         ((aspect_on_grid + grid.grid_north_azimuth()) % 360.0).astype(np.float32),
     )
@@ -120,7 +124,7 @@ def flattened_layers(
 
     def flattened(layer: tuple[int, str]) -> Layer | None:
         index, pol = layer
-        read = tile_gamma0(scenes[index], pol, notes[layer], lons, lats, terrain.elevation)
+        read = tile_gamma0(scenes[index], pol, notes[layer], lons, lats, terrain.height)
         if read is None:
             return None
         ground = (read.incidence_deg, terrain.slope, terrain.aspect, read.look_azimuth_deg)

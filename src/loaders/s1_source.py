@@ -221,8 +221,8 @@ def tile_gamma0(
     heights: np.ndarray,
 ) -> TileGamma0 | None:
     """A scene's gamma0 of one polarisation at the tile grid's pixel centres ``lons``, ``lats``
-    of ground ``heights`` (the DEM's), as its annotations ``notes`` locate and calibrate it;
-    None if it misses the tile."""
+    of ground ``heights`` (above the ellipsoid), as its annotations ``notes`` locate and
+    calibrate it; None if it misses the tile."""
     try:
         look = s1.look_azimuth(notes.geolocation.pass_direction, notes.geolocation.platform_heading)
     except ValueError as err:

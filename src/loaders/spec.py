@@ -18,7 +18,7 @@ from loaders import qa
 from loaders.tiles import Tile
 
 #: The spec keys each product's job reads its sources from, besides the common ones.
-SOURCE_KEYS = {"dem": ("dem_root",), "s1": ("stac", "dem_root"), "s2": ("stac",)}
+SOURCE_KEYS = {"dem": ("dem_root",), "s1": ("stac", "dem_root", "geoid"), "s2": ("stac",)}
 #: Spec keys every job needs.
 REQUIRED_KEYS = ("product", "tile", "outputs", "qa")
 
@@ -63,6 +63,9 @@ class TileJob:
     dem_root: str | None = None
     """Folder or ``s3://`` prefix of the Copernicus DEM cells, ``<cell>/<cell>.tif`` (DEM, and
     S1 for terrain flattening)."""
+    geoid: str | None = None
+    """Path or URL of the geoid grid (S1: a GeoTIFF of the geoid's height above the WGS84
+    ellipsoid, e.g. PROJ's EGM2008 grid, the Copernicus DEM's vertical datum)."""
     requester_pays: bool = False
     """Whether reads of the S1 annotations are billed to the reader (the GRD bucket's rule)."""
 
@@ -100,6 +103,7 @@ class TileJob:
             source_s3_endpoint_url=spec.get("source_s3_endpoint_url"),
             stac=catalog(spec["stac"]) if "stac" in spec else None,
             dem_root=spec.get("dem_root"),
+            geoid=spec.get("geoid"),
             requester_pays=bool(spec.get("requester_pays", False)),
         )
 

@@ -8,17 +8,26 @@ import time
 import urllib.error
 import urllib.request
 
+from demo_archive.geoid import GEOID_PATH
+
 #: The Copernicus DEM's public bucket, as the DEM and S1 loaders read it (``<cell>/<cell>.tif``).
 DEM_ROOT = "s3://copernicus-dem-30m"
+#: PROJ's EGM2008 geoid grid (2.5 arc-minutes, public, a cloud-optimised GeoTIFF on PROJ's
+#: CDN): the Copernicus DEM's vertical datum, which S1 adds to its heights.
+GEOID_URL = "https://cdn.proj.org/us_nga_egm08_25.tif"
 
 
-def aws_source_settings(product: str, stac_url: str, s3_endpoint_url: str = "") -> dict:
+def aws_source_settings(
+    product: str, stac_url: str, s3_endpoint_url: str = "", geoid: str = GEOID_URL
+) -> dict:
     """The spec settings of a product reading the real buckets and the STAC API ``stac_url``
     (or, given ``s3_endpoint_url``, the same buckets served elsewhere: the code path is the
-    same, only the endpoints differ)."""
+    same, only the endpoints differ), and S1 the geoid grid at ``geoid``."""
     settings: dict = {"stac": {"url": stac_url}} if product in ("s1", "s2") else {}
     if product in ("dem", "s1"):
         settings["dem_root"] = DEM_ROOT
+    if product == "s1":
+        settings["geoid"] = geoid
     if s3_endpoint_url:
         settings["source_s3_endpoint_url"] = s3_endpoint_url
     if product == "s1":
@@ -34,7 +43,8 @@ def demo_source_settings(product: str, archive: str) -> dict:
     """The spec settings of a product reading the local demo archive at ``archive``."""
     stac = {"stac": {"path": f"{archive}/stac"}}
     dem_root = {"dem_root": f"{archive}/copernicus-dem-30m"}
-    return {"dem": dem_root, "s1": stac | dem_root, "s2": stac}[product]
+    geoid = {"geoid": f"{archive}/{GEOID_PATH}"}
+    return {"dem": dem_root, "s1": stac | dem_root | geoid, "s2": stac}[product]
 
 
 class SourceError(Exception):

@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.resources import Resources
 
+from demo_archive import s1 as demo_s1, s2 as demo_s2
 from loaders.copdem import CELL_ID_PATTERN
 from loaders.dem_source import tile_cells
 from loaders.grid import tile_grid
@@ -143,6 +144,11 @@ PLAN = PlanLogHandler(
 )
 logging.getLogger("snakemake.logging").addHandler(PLAN)
 DEMO_ARCHIVE = config["demo_archive"].rstrip("/")
+#: The demo generators' versions, by collection (see demo_scenes_marker).
+DEMO_GENERATORS = {
+    "sentinel-1-grd": demo_s1.GENERATOR_VERSION,
+    "sentinel-2-l2a": demo_s2.GENERATOR_VERSION,
+}
 REPORT_DIR = config["report_dir"].rstrip("/")
 PLOT_DIR = config["plot_dir"].rstrip("/")
 
@@ -153,6 +159,7 @@ wildcard_constraints:
     y_tile=r"\d+",
     cell=CELL_ID_PATTERN,
     collection="sentinel-1-grd|sentinel-2-l2a",
+    generator=r"\d+",
 
 
 #: Executors that leave a tile's existing outputs alone before its job: lithops (Snakemake
@@ -291,7 +298,7 @@ def source_settings(product):
     if config["source"] == "demo":
         return demo_source_settings(product, os.path.abspath(DEMO_ARCHIVE))
     return aws_source_settings(
-        product, config["stac_url"], config["source_s3_endpoint_url"]
+        product, config["stac_url"], config["source_s3_endpoint_url"], config["geoid"]
     )
 
 
@@ -319,13 +326,16 @@ def demo_dem_cells(wildcards):
 
 def demo_scenes_marker(collection):
     """Input function: the marker saying the demo archive holds a tile's scenes of
-    ``collection`` (nothing when the source is not the demo)."""
+    ``collection`` (nothing when the source is not the demo). It names the generator's
+    version: an archive made by an older one is brought up to date, and the tiles read from
+    it are made again."""
 
     def marker(wildcards):
         if config["source"] != "demo":
             return []
         return (
-            f"{DEMO_ARCHIVE}/demo-coverage/{collection}/{wildcards.year}/tiles/"
+            f"{DEMO_ARCHIVE}/demo-coverage/{collection}/{wildcards.year}/"
+            f"tiles-v{DEMO_GENERATORS[collection]}/"
             f"{wildcards.x_tile}X{wildcards.y_tile}Y.json"
         )
 

@@ -16,9 +16,9 @@ rule demo_dem_cell:
 
 rule demo_scenes:
     output:
-        f"{DEMO_ARCHIVE}/demo-coverage/{{collection}}/{{year}}/tiles/{{x_tile}}X{{y_tile}}Y.json",
+        f"{DEMO_ARCHIVE}/demo-coverage/{{collection}}/{{year}}/tiles-v{{generator}}/{{x_tile}}X{{y_tile}}Y.json",
     log:
-        "logs/demo_archive/{collection}/{year}/{x_tile}X{y_tile}Y.log",
+        "logs/demo_archive/{collection}/{year}/v{generator}/{x_tile}X{y_tile}Y.log",
     localrule: True
     conda:
         "../../environment.yml"

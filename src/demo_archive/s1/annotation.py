@@ -10,6 +10,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from demo_archive.geoid import undulation
 from demo_archive.geojson import wrap_lon
 from demo_archive.s1.calibration import LUT_FORMAT, Calibration, Noise
 from demo_archive.s1.radar import (
@@ -108,7 +109,8 @@ def geolocation_grid(cell: Cell, pass_direction: str) -> tuple[tuple[str, np.nda
         "latitude": lat,
         # Real annotations keep longitudes within [-180, 180): across 180° the grid jumps.
         "longitude": wrap_lon(lon),
-        "height": surface(lon, lat).elevation.astype(np.float64),
+        # Above the ellipsoid, as in real annotations: the terrain's height plus the geoid's.
+        "height": surface(lon, lat).elevation.astype(np.float64) + undulation(lon, lat),
         "incidenceAngle": theta,
         "elevationAngle": np.degrees(np.arcsin(ratio * np.sin(np.radians(theta)))),
     }

@@ -31,6 +31,7 @@ from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
+from demo_archive.geoid import write_geoid
 from demo_archive.s1.annotation import geolocation_points, manifest_safe
 from demo_archive.s1.ground import cell_fields, seasonal_factor
 from demo_archive.s1.items import GENERATOR_VERSION, s1_item
@@ -77,7 +78,7 @@ def item_path(root: Path, scene: Scene) -> Path:
 def is_current(item: Path) -> bool:
     """Whether the scene of the item file ``item`` is there, made by this generator version
     (an older version's scene is made again: version 1 had no relief displacement, version 2
-    wrote longitudes past 180°)."""
+    wrote longitudes past 180° and heights above the geoid)."""
     if not item.exists():
         return False
     software = json.loads(item.read_text())["properties"].get("processing:software", {})
@@ -219,9 +220,12 @@ def write_s1_archive(
     (lon, lat) that are not there yet, with each cell's truth; one cell per process.
 
     Only the acquisitions inside the four quarter windows are written (a quarterly composite
-    reads no other); :func:`s1_scenes` lists the whole year. Returns counts and the cells.
+    reads no other); :func:`s1_scenes` lists the whole year. The archive's geoid grid
+    (:func:`demo_archive.geoid.write_geoid`), which the S1 loader needs, is written first.
+    Returns counts and the cells.
     """
     root = Path(archive_root)
+    write_geoid(root)
     # Every cell the tile's box reaches beyond a cell's margin: tile centres off the 1/18
     # degree lattice (regional origins of the tile grid) reach into a neighbouring cell.
     reach = TILE_HALF_WIDTH_DEG - MARGIN_DEG

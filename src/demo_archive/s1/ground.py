@@ -19,6 +19,7 @@ from rasterio.transform import Affine
 from scipy import ndimage
 from scipy.interpolate import RegularGridInterpolator
 
+from demo_archive.geoid import undulation
 from demo_archive.s1.annotation import geolocation_grid
 from demo_archive.s1.radar import (
     HEADING_DEG,
@@ -176,18 +177,19 @@ def imaged_ground(grid: RadarGrid) -> tuple[np.ndarray, np.ndarray]:
     pixel = np.broadcast_to(shown, (grid.lines, grid.samples))
     for _ in range(RELIEF_ITERATIONS):
         lon, lat = grid.lonlat(line, pixel)
-        height = ndimage.map_coordinates(
+        terrain = ndimage.map_coordinates(
             fields.elevation, lattice_position(fields, lon, lat), order=1, mode="nearest"
         )
-        pixel = shown + relief_shift(grid, line, pixel, height)
+        pixel = shown + relief_shift(grid, line, pixel, terrain + undulation(lon, lat))
     return grid.lonlat(line, pixel)
 
 
 def imaged_position(
     grid: RadarGrid, lon: np.ndarray, lat: np.ndarray, height: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(line, pixel) where the image shows the ground at ``lon``, ``lat`` and ``height``: the
-    truth of where a loader must look for it."""
+    """(line, pixel) where the image shows the ground at ``lon``, ``lat`` and ``height`` (above
+    the ellipsoid: the terrain's plus :func:`demo_archive.geoid.undulation`): the truth of
+    where a loader must look for it."""
     line, pixel = grid.image_coordinates(lon, lat)
     return line, pixel - relief_shift(grid, line, pixel, height)
 
@@ -195,10 +197,10 @@ def imaged_position(
 def relief_shift(
     grid: RadarGrid, line: np.ndarray, pixel: np.ndarray, height: np.ndarray
 ) -> np.ndarray:
-    """Pixels nearer the sensor that ground of ``height`` at the grid position (``line``,
-    ``pixel``) is imaged. A GRD image is projected onto the ground at the geolocation grid's
-    heights (interpolated between its points): ground dh above them has a slant range shorter
-    by dh cos(theta), which that projection shows dh / tan(theta) nearer."""
+    """Pixels nearer the sensor that ground of ``height`` (above the ellipsoid) at the grid
+    position (``line``, ``pixel``) is imaged. A GRD image is projected onto the ground at the
+    geolocation grid's heights (interpolated between its points): ground dh above them has a
+    slant range shorter by dh cos(theta), which that projection shows dh / tan(theta) nearer."""
     reference = reference_heights(grid)(np.stack(np.broadcast_arrays(line, pixel), axis=-1))
     return (height - reference) / (np.tan(np.radians(grid.incidence(pixel))) * PIXEL_SPACING_M)
 

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import demo_archive
+from demo_archive.geoid import GEOID_PATH
 from demo_archive.served.host import HOST_PROGRAM, Endpoints
 from demo_archive.served.items import STAC_FOLDER
 from demo_archive.served.proxy import NO_FAULTS, Faults, ProxySettings, RequestRecord
@@ -101,12 +102,19 @@ class ServedArchive:
         the requests that arrive from now on; the settings in force."""
         return self.ask("configure", changes)
 
+    @property
+    def geoid_url(self) -> str:
+        """The demo geoid grid as a plain http URL through the S3 proxy, as real runs read
+        PROJ's grid from its CDN over https."""
+        return f"{self.s3_endpoint_url}/{GEOID_PATH}"
+
     def workflow_config(self) -> dict[str, str]:
         """The workflow config keys that point a run at this archive instead of AWS."""
         return {
             "source": "earth-search",
             "stac_url": self.stac_url,
             "source_s3_endpoint_url": self.s3_endpoint_url,
+            "geoid": self.geoid_url,
         }
 
     def gdal_env(self, requester_pays: bool = True) -> dict[str, str]:

@@ -20,8 +20,12 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from demo_archive.geoid import GEOID_FOLDER
+
 #: The buckets published, named as on AWS; each is the archive's folder of the same name.
-BUCKETS = ("sentinel-cogs", "sentinel-s1-l1c", "copernicus-dem-30m")
+#: ``geoid`` holds the demo's geoid grid, which real runs read from PROJ's CDN over https: the
+#: served archive gives it as a plain http URL of the bucket's object (anonymous, path-style).
+BUCKETS = ("sentinel-cogs", "sentinel-s1-l1c", "copernicus-dem-30m", GEOID_FOLDER)
 #: Buckets whose readers pay for requests and transfer on AWS. The proxy enforces it: moto
 #: (5.2) neither enforces nor even stores a bucket's request-payment setting.
 REQUESTER_PAYS_BUCKETS = frozenset({"sentinel-s1-l1c"})
