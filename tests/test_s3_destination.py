@@ -9,12 +9,15 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import unquote
 
 import botocore.exceptions
 import hickle
 import numpy as np
+import pandas as pd
 import pytest
 from lithops.constants import LITHOPS_TEMP_DIR
 from s3_server import CREDENTIALS
@@ -32,7 +35,7 @@ from workflow_runner import (
 from loaders.ard_io import hkl_writer, s3_client, write_file
 from loaders.errors import DestinationWriteError
 from snakemake_executor_plugin_lithops import remove_job_leftovers
-from ttc_ard.keys import QA_KEY, ard_keys
+from ttc_ard.keys import QA_KEY, ard_keys, record_keys
 
 pytestmark = pytest.mark.workflow
 
@@ -139,16 +142,57 @@ def test_payloads_equal_those_of_a_local_run(s3_run, local_dest, tmp_path):
         assert np.array_equal(from_s3, local, equal_nan=True), key
 
 
-def test_second_run_lists_each_tile_folder_once_and_asks_for_no_object(s3_run, s3_server):
+def listing_requests(s3_server) -> list:
+    return [r for r in s3_server.requests if r.method == "GET" and "prefix=" in r.query]
+
+
+def test_second_run_lists_the_year_folder_once_and_asks_for_no_object(s3_run, s3_server):
     workflow, _, _, _ = s3_run
     s3_server.requests.clear()
     again = workflow.run()
     assert "Nothing to be done" in again.stderr
-    listings = [r for r in s3_server.requests if r.method == "GET" and "prefix=" in r.query]
-    assert len(listings) == len(TILES)
+    listings = listing_requests(s3_server)
+    assert len(listings) == 1 and f"prefix={PREFIX}/2023/raw/" in unquote(listings[0].query)
     # Apart from the listings, only the bucket itself is checked: no HEAD or GET per object.
     others = [r for r in s3_server.requests if r not in listings]
     assert {(r.method, r.path) for r in others} == {("HEAD", f"/{BUCKET}")}
+
+
+def test_a_year_folder_of_many_finished_tiles_costs_a_listing_per_1000_objects(
+    tmp_path, demo_archive, s3_server
+):
+    """The plan of a request whose tiles are all finished: Snakemake learns it from the year
+    folder's listing, paginated (1,000 keys a page), not from a request per tile folder."""
+    tiles = pd.DataFrame({"X_tile": np.arange(300) + 1000, "Y_tile": 1083})
+    tiles["X"] = -180 + (tiles.X_tile + 0.5) / 18
+    tiles["Y"] = -90 + (tiles.Y_tile + 0.5) / 18
+    tiledb = tmp_path / "tiles.parquet"
+    tiles[["X", "Y", "Y_tile", "X_tile"]].to_parquet(tiledb, index=False)
+    client = s3_server.client()
+    client.create_bucket(Bucket="ttc-ard-many")
+    products = ["dem", "s1", "s2"]
+    keys = [
+        f"{PREFIX}/{key}"
+        for x_tile, y_tile in zip(tiles.X_tile, tiles.Y_tile, strict=True)
+        for key in ard_keys(2023, x_tile, y_tile, products)
+        + record_keys(2023, x_tile, y_tile, products)
+    ]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: client.put_object(Bucket="ttc-ard-many", Key=key), keys))
+
+    ids = [f"{x}X{y}Y" for x, y in zip(tiles.X_tile, tiles.Y_tile, strict=True)]
+    workflow = s3_workflow(tmp_path, demo_archive, ids, s3_server, "ttc-ard-many")
+    workflow.config |= {
+        "tiledb": str(tiledb),
+        "source": "earth-search",
+        "products": "[dem, s1, s2]",
+    }
+    s3_server.requests.clear()
+    plan = workflow.run("-n").stderr
+    assert not re.search(r"^\s*rule (dem|s1|s2):", plan, re.MULTILINE), plan[-3000:]
+    # 3,600 objects: four pages, where a listing per tile folder took 300 requests.
+    assert len(keys) == 3600 and len(listing_requests(s3_server)) == 4
+    assert all(r.method != "HEAD" or r.path == "/ttc-ard-many" for r in s3_server.requests)
 
 
 def test_deleting_one_object_reruns_exactly_its_job(s3_run, local_dest, tmp_path):

@@ -7,9 +7,12 @@ credentials and reading are those of ``snakemake-storage-plugin-s3``; two behavi
 - :meth:`StorageObject.remove` deletes the object only. The upstream plugin also deletes the
   bucket once it is empty, and Snakemake removes a failed job's outputs, so a failed job that
   had written a tile's only output left its user without a bucket.
-- :meth:`StorageObject.inventory` lists a tile's folder once and answers every existence and
-  modification-time question about the files below it, present or absent, from that listing:
-  one request per tile instead of one per file.
+- :meth:`StorageObject.inventory` lists the year's folder once (1,000 keys per request) and
+  answers every existence and modification-time question about the files below it, present
+  or absent, from that listing: a request per 1,000 objects instead of one per file (the
+  upstream plugin) or per tile folder. A request for a few tiles of a year folder holding
+  many more lists them all; with 12 objects a tile that costs more requests than one per
+  tile only when the folder holds over 80 times the requested tiles.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from snakemake_storage_plugin_s3 import StorageObject as S3StorageObject
 from snakemake_storage_plugin_s3 import StorageProvider as S3StorageProvider
 from snakemake_storage_plugin_s3 import StorageProviderSettings as S3StorageProviderSettings
 
-#: Folder levels between a file and the folder its inventory lists: an ARD key ends in
-#: ``<tile folder>/<product folder>/<file>`` (``ttc_ard.keys``).
-INVENTORY_LEVELS = 2
+from ttc_ard.keys import TILE_BASE, YEAR_BASE
+
+#: Folder levels between a file and the folder its inventory lists, the year's: an ARD key is
+#: ``<year folder>/<x>/<y>/raw/<product folder>/<file>`` (``ttc_ard.keys``).
+INVENTORY_LEVELS = TILE_BASE.count("/") - YEAR_BASE.count("/") + 2
 
 
 class StorageProviderSettings(S3StorageProviderSettings):
@@ -36,7 +41,7 @@ class StorageProvider(S3StorageProvider):
 
 class StorageObject(S3StorageObject):
     def inventory_prefix(self) -> str:
-        """The key prefix listed for this object: its tile folder, with a trailing slash."""
+        """The key prefix listed for this object: its year folder, with a trailing slash."""
         folder = self.key
         for _ in range(INVENTORY_LEVELS):
             folder = posixpath.dirname(folder)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-#: Folder of a tile's files under the destination root.
-TILE_BASE = "{year}/raw/{x_tile}/{y_tile}/raw"
+#: Folder of a year's tiles under the destination root, and of a tile's files.
+YEAR_BASE = "{year}/raw"
+TILE_BASE = YEAR_BASE + "/{x_tile}/{y_tile}/raw"
 
 #: Per product, each output's name and its key under :data:`TILE_BASE`. The placeholders double
 #: as Snakemake wildcards in the rules' output patterns.
