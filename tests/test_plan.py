@@ -1,17 +1,18 @@
 """The plan and cost preview: arithmetic, durations from earlier runs, the printed plan."""
 
 import json
+import os
 
 import pytest
 
 from ttc_ard.plan import (
+    SUMMARY_NAME,
     ProductSettings,
     build_plan,
     estimate_cost,
     plan_file,
     planned_cost,
     read_run_log,
-    recorded_seconds,
     write_plan,
 )
 
@@ -65,13 +66,51 @@ def test_earlier_runs_on_the_same_backend_replace_the_default(tmp_path):
         call("s2", "aws_lambda", "success", 60.0),  # another product
     ]
     (tmp_path / "run1.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
-    earlier = [read_run_log(tmp_path / "run1.jsonl")]
-    assert sorted(recorded_seconds(earlier, "dem", "aws_lambda")) == [2.0, 4.0, 30.0]
     plan = plan_for({"dem": 100}, 100, tmp_path, 0.01)
     (dem,) = plan.products
     assert dem.seconds_per_job == 4.0
     assert dem.seconds_source == "median of 3 earlier aws_lambda call(s)"
     assert plan.over_budget  # 100 x 4 s x 4 GB x price = $0.027
+
+
+def test_an_even_number_of_calls_gives_the_mean_of_the_middle_two(tmp_path):
+    records = [call("dem", "aws_lambda", "success", s) for s in (2.04, 3.96, 9.0, 1.0)]
+    (tmp_path / "run1.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    (dem,) = plan_for({"dem": 1}, 1, tmp_path, 5).products
+    assert dem.seconds_per_job == pytest.approx(3.0)  # (2.0 + 4.0) / 2, in 0.1 s bins
+
+
+def test_the_plan_reads_a_run_log_again_only_once_it_changed(tmp_path):
+    """Durations come from the summary beside the logs: a log is read again when its size or
+    modification time changes, not at every plan (hundreds of runs took seconds to read)."""
+    log = tmp_path / "run1.jsonl"
+    log.write_text(json.dumps(call("dem", "aws_lambda", "success", 4.0)) + "\n")
+    assert plan_for({"dem": 1}, 1, tmp_path, 5).products[0].seconds_per_job == 4.0
+    assert (tmp_path / SUMMARY_NAME).exists()
+    # Same size and time, other content: the summary answers, the log is not read.
+    stat = log.stat()
+    log.write_text(json.dumps(call("dem", "aws_lambda", "success", 7.0)) + "\n")
+    os.utime(log, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert plan_for({"dem": 1}, 1, tmp_path, 5).products[0].seconds_per_job == 4.0
+    # A call appended: read again.
+    with log.open("a") as appended:
+        appended.write(json.dumps(call("dem", "aws_lambda", "success", 9.0)) + "\n")
+    (dem,) = plan_for({"dem": 1}, 1, tmp_path, 5).products
+    assert (dem.seconds_per_job, dem.seconds_source) == (
+        8.0,
+        "median of 2 earlier aws_lambda call(s)",
+    )
+    # A log removed leaves the summary too.
+    log.unlink()
+    assert plan_for({"dem": 1}, 1, tmp_path, 5).products[0].seconds_source == "config default"
+    assert json.loads((tmp_path / SUMMARY_NAME).read_text())["logs"] == {}
+
+
+def test_a_damaged_summary_is_made_again(tmp_path):
+    (tmp_path / "run1.jsonl").write_text(json.dumps(call("dem", "aws_lambda", "success", 4.0)))
+    (tmp_path / SUMMARY_NAME).write_text('{"logs": {"run1.jsonl": ')
+    assert plan_for({"dem": 1}, 1, tmp_path, 5).products[0].seconds_per_job == 4.0
+    assert "run1.jsonl" in json.loads((tmp_path / SUMMARY_NAME).read_text())["logs"]
 
 
 def test_damaged_lines_of_a_run_log_are_skipped_and_counted(tmp_path):

@@ -10,14 +10,16 @@ executor's report of the run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import statistics
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from snakemake_interface_logger_plugins.common import LogEvent
+
+from loaders.ard_io import replace_atomically
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,16 @@ class RunLog:
 
     def damage_warning(self) -> str | None:
         """What a person should know of the skipped lines; None when there are none."""
-        if not self.damaged_lines:
-            return None
-        return (
-            f"Skipped {self.damaged_lines} damaged line(s) of the run log {self.path}: they "
-            "are not JSON records, as a run killed or a disk filled mid-write leaves them. The "
-            "log's other lines are used; delete the damaged ones (or the file) to silence this "
-            "warning."
-        )
+        return damage_warning(self.path, self.damaged_lines) if self.damaged_lines else None
+
+
+def damage_warning(path: Path, damaged_lines: int) -> str:
+    """What a person should know of the damaged lines skipped in the run log ``path``."""
+    return (
+        f"Skipped {damaged_lines} damaged line(s) of the run log {path}: they are not JSON "
+        "records, as a run killed or a disk filled mid-write leaves them. The log's other "
+        "lines are used; delete the damaged ones (or the file) to silence this warning."
+    )
 
 
 def read_run_log(path: Path) -> RunLog:
@@ -161,17 +165,76 @@ def read_run_log(path: Path) -> RunLog:
     return RunLog(path, attempts, damaged)
 
 
-def recorded_seconds(run_logs: list[RunLog], product: str, backend: str) -> list[float]:
-    """Execution times of the successful calls of ``product`` on ``backend`` in ``run_logs``."""
-    return [
-        attempt["stats"]["worker_exec_time"]
-        for log in run_logs
-        for attempt in log.attempts
-        if attempt.get("rule") == product
-        and attempt.get("backend") == backend
-        and attempt.get("status") == "success"
-        and "worker_exec_time" in attempt.get("stats", {})
-    ]
+#: The summary of the run logs, beside them: per log (by name, with the size and modification
+#: time it had when read) its damaged lines and its successful calls' durations by product and
+#: backend, counted in bins of :data:`DURATION_BIN_S`. A plan reads again only the logs that
+#: changed, so planning stays quick with hundreds of earlier runs.
+SUMMARY_NAME = "durations.json"
+DURATION_BIN_S = 0.1
+
+
+def duration_counts(log: RunLog) -> dict[str, dict[str, int]]:
+    """Successful calls of ``log`` by ``"<product> <backend>"``: how many took each duration,
+    in seconds rounded to :data:`DURATION_BIN_S` (as text, JSON's keys)."""
+    counts: dict[str, dict[str, int]] = {}
+    for attempt in log.attempts:
+        seconds = attempt.get("stats", {}).get("worker_exec_time")
+        if attempt.get("status") != "success" or not isinstance(seconds, int | float):
+            continue
+        bins = counts.setdefault(f"{attempt.get('rule')} {attempt.get('backend')}", {})
+        key = str(round(round(seconds / DURATION_BIN_S) * DURATION_BIN_S, 3))
+        bins[key] = bins.get(key, 0) + 1
+    return counts
+
+
+def summarised_run_logs(run_log_dir: Path) -> dict[str, dict]:
+    """Each run log's summary (see :data:`SUMMARY_NAME`) by file name, reading only the logs
+    not summarised as they are now, and saving the summary when it changed. A summary that
+    cannot be read is made again; one that cannot be written is only not saved."""
+    summary_path = run_log_dir / SUMMARY_NAME
+    try:
+        saved = json.loads(summary_path.read_text())["logs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        saved = {}
+    summaries = {}
+    for path in sorted(run_log_dir.glob("*.jsonl")):
+        stat = path.stat()  # before the read: a log growing meanwhile is read again next time
+        entry = saved.get(path.name)
+        if not (
+            isinstance(entry, dict)
+            and entry.get("size") == stat.st_size
+            and entry.get("mtime_ns") == stat.st_mtime_ns
+        ):
+            log = read_run_log(path)
+            entry = {
+                "size": stat.st_size,
+                "mtime_ns": stat.st_mtime_ns,
+                "damaged_lines": log.damaged_lines,
+                "seconds": duration_counts(log),
+            }
+        summaries[path.name] = entry
+    if summaries != saved:
+        text = json.dumps({"logs": summaries}, sort_keys=True)
+        with contextlib.suppress(OSError):
+            replace_atomically(summary_path, lambda tmp: Path(tmp).write_text(text))
+    return summaries
+
+
+def median_of_counts(counts: dict[float, int]) -> float:
+    """The median of the values ``counts`` holds, each as many times as its count."""
+    ordered = sorted(counts.items())
+    total = sum(counts.values())
+    middle = []
+    seen = 0
+    for value, count in ordered:
+        # The values at positions (total - 1) // 2 and total // 2 (0-based), which coincide
+        # when the total is odd.
+        if seen <= (total - 1) // 2 < seen + count:
+            middle.append(value)
+        if seen <= total // 2 < seen + count:
+            middle.append(value)
+        seen += count
+    return sum(middle) / 2
 
 
 def build_plan(
@@ -185,14 +248,19 @@ def build_plan(
     budget_usd: float,
 ) -> Plan:
     """The plan for the job counts ``stats`` (rule -> jobs) of Snakemake's RUN_INFO."""
-    earlier_runs = [read_run_log(path) for path in sorted(run_log_dir.glob("*.jsonl"))]
+    earlier_runs = summarised_run_logs(run_log_dir)
     planned = []
     for settings in products:
         jobs = stats.get(settings.product, 0)
-        history = recorded_seconds(earlier_runs, settings.product, settings.backend)
+        history: dict[float, int] = {}
+        for summary in earlier_runs.values():
+            bins = summary["seconds"].get(f"{settings.product} {settings.backend}", {})
+            for seconds, count in bins.items():
+                history[float(seconds)] = history.get(float(seconds), 0) + count
         if history:
-            seconds = statistics.median(history)
-            source = f"median of {len(history)} earlier {settings.backend} call(s)"
+            seconds = median_of_counts(history)
+            calls = sum(history.values())
+            source = f"median of {calls} earlier {settings.backend} call(s)"
         else:
             seconds, source = settings.default_seconds, "config default"
         planned.append(
@@ -208,7 +276,11 @@ def build_plan(
                 cost_usd=estimate_cost(jobs, seconds, settings.memory_mb, price_per_gb_second),
             )
         )
-    warnings = tuple(filter(None, (log.damage_warning() for log in earlier_runs)))
+    warnings = tuple(
+        damage_warning(run_log_dir / name, summary["damaged_lines"])
+        for name, summary in earlier_runs.items()
+        if summary["damaged_lines"]
+    )
     return Plan(tiles, request_summary, tuple(planned), price_per_gb_second, budget_usd, warnings)
 
 
