@@ -30,4 +30,11 @@ onstart:
 rule all:
     default_target: True
     input:
-        get_final_output(),
+        final_output,
+
+
+# Every ARD file of the request, without the report: the target a large request is run by in
+# batches (snakemake --batch ard=1/10 ard, ... ard=10/10 ard; README "Large requests").
+rule ard:
+    input:
+        ard_targets,

@@ -1,6 +1,7 @@
 import logging
 import math
 import os
+import posixpath
 import time
 from pathlib import Path
 
@@ -252,9 +253,50 @@ def get_ard_targets():
     ]
 
 
-def get_final_output():
-    """The ARD files, the request's tiles CSV and the latest run's report."""
+def final_output(wildcards):
+    """Input function of the default target: the ARD files, the request's tiles CSV and the
+    latest run's report, once the plan is known to be of a size one DAG can hold."""
+    check_plan_size(None)
     return get_ard_targets() + [config["tiles_csv"], f"{REPORT_DIR}/latest/report.txt"]
+
+
+def ard_targets(wildcards):
+    """Input function of the ard target: :func:`get_ard_targets`, once this run's batch of
+    them is known to be of a size one DAG can hold. A batch's plan counts its own tiles.
+    """
+    batch = workflow.dag_settings.batch
+    check_plan_size(batch)
+    targets = get_ard_targets()
+    if batch is not None and batch.rulename == "ard":
+        # Snakemake's own slice of the sorted files; a tile cut by its edge counts in both.
+        tiles = {
+            posixpath.dirname(posixpath.dirname(str(f)))
+            for f in batch.get_batch(targets)
+        }
+        PLAN.plan_arguments["tiles"] = len(tiles)
+        PLAN.plan_arguments[
+            "request_summary"
+        ] += f" Batch {batch.idx}/{batch.batches}: {len(tiles)} of these tiles."
+    return targets
+
+
+def check_plan_size(batch):
+    """Refuse to plan more tiles than max_plan_tiles in one DAG (planning 10,000 tiles takes
+    about two minutes and 1.4 GB; 100,000 would not finish in reasonable time): the error
+    names the batches to run instead."""
+    tiles = len(TILE_CENTRES)
+    batches = batch.batches if batch is not None and batch.rulename == "ard" else 1
+    most = config["max_plan_tiles"]
+    if math.ceil(tiles / batches) <= most:
+        return
+    needed = math.ceil(tiles / most)
+    raise WorkflowError(
+        f"The request has {tiles} tiles to plan, {math.ceil(tiles / batches)} in one DAG, "
+        f"more than max_plan_tiles={most}: one plan of that size takes too long and too much "
+        f"memory. Run it in {needed} batches of the ard target, one after the other: "
+        f"snakemake --batch ard=i/{needed} ard for i = 1, 2 ... {needed}. Each batch plans, checks its budget and runs on its own, "
+        "and writes its own run report. Or raise max_plan_tiles (--config max_plan_tiles=N)."
+    )
 
 
 def ard_outputs(product):

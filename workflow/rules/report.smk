@@ -4,7 +4,7 @@
 
 rule run_report:
     input:
-        get_ard_targets(),
+        lambda wildcards: get_ard_targets(),
     output:
         text=report(
             f"{REPORT_DIR}/latest/report.txt",
