@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from ttc_ard.request import (
+    REJECTIONS_KEPT,
     Rejection,
     RequestError,
     RequestTiles,
@@ -72,6 +74,20 @@ def test_two_projects_sample_is_trimmed_deduplicated_and_checked():
         ("not_in_tiledb", PROJECT_B, "2023", "99999X99999Y"),
     ]
     assert request.ids_read == 8
+
+
+def test_a_request_of_mostly_wrong_ids_keeps_a_bounded_sample_of_them(tmp_path):
+    """Each reason keeps its first REJECTIONS_KEPT ids; the summary counts every one."""
+    wrong = 2 * REJECTIONS_KEPT + 500
+    ids = ["1655X1083Y"] + [f"bad-{n}" for n in range(wrong)] + [f"1X{n}Y" for n in range(wrong)]
+    request = load_request_tiles(write_json(tmp_path / "r.json", one_year(ids)), TILEDB)
+    kept = Counter(r.reason for r in request.rejected)
+    assert kept == {"malformed_id": REJECTIONS_KEPT, "not_in_tiledb": REJECTIONS_KEPT}
+    assert [r.tile_id for r in request.rejected][:2] == ["bad-0", "bad-1"]
+    assert (
+        f"{len(ids)} tile ids read, 1 valid (year, tile) pair to build; rejected: "
+        f"{wrong} malformed ids ('bad-0', 'bad-1', 'bad-2', ...); {wrong} ids absent"
+    ) in request.summary().replace("2023: ", "")
 
 
 def test_demo_sample_ignores_all_tiles():
@@ -436,6 +452,7 @@ def test_shipped_tile_table_is_what_its_script_selects():
         "UTM boundary": 2,
         "north of 50N": 1,
         "south of the equator": 1,
+        "antimeridian": 1,
     }
     assert len(shipped) < 100
 

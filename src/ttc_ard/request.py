@@ -13,7 +13,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -39,6 +40,9 @@ _KEY_SHIFT = 1 << 21
 _INT64_MAX = np.iinfo(np.int64).max
 #: How many examples of each rejection reason the summary names.
 EXAMPLES = 3
+#: Rejected ids kept per reason, besides their count: a request of a million ids that are
+#: mostly wrong must not hold a record of each.
+REJECTIONS_KEPT = 1000
 
 #: Rejection reasons, in summary order, with their (singular, plural) descriptions.
 REASONS = {
@@ -73,11 +77,21 @@ class RequestTiles:
 
     tiles: pd.DataFrame
     rejected: tuple[Rejection, ...]
+    """The first :data:`REJECTIONS_KEPT` rejected ids of each reason."""
     ids_read: int | None = None
+    rejected_counts: Mapping[str, int] | None = None
+    """How many distinct ids each reason rejected; when not given, those of ``rejected``."""
+
+    def counts(self) -> Counter:
+        """Rejected ids by reason."""
+        if self.rejected_counts is not None:
+            return Counter(self.rejected_counts)
+        return Counter(r.reason for r in self.rejected)
 
     def summary(self) -> str:
         """One paragraph: how many ids were read, kept and rejected, with examples."""
-        read = len(self.tiles) + len(self.rejected) if self.ids_read is None else self.ids_read
+        counts = self.counts()
+        read = len(self.tiles) + counts.total() if self.ids_read is None else self.ids_read
         text = (
             f"Request: {_plural(read, 'tile id', 'tile ids')} read, "
             f"{_plural(len(self.tiles), 'valid (year, tile) pair', 'valid (year, tile) pairs')} "
@@ -85,12 +99,12 @@ class RequestTiles:
         )
         parts = []
         for reason, (singular, plural) in REASONS.items():
-            matching = [r for r in self.rejected if r.reason == reason]
-            if matching:
+            if counts[reason]:
+                matching = [r for r in self.rejected if r.reason == reason][:EXAMPLES]
                 examples = [f"{_show_year(r.year)}: {_show_id(r.tile_id)}" for r in matching]
-                more = ", ..." if len(examples) > EXAMPLES else ""
-                listed = ", ".join(examples[:EXAMPLES]) + more
-                parts.append(f"{_plural(len(matching), singular, plural)} ({listed})")
+                more = ", ..." if counts[reason] > EXAMPLES else ""
+                listed = ", ".join(examples) + more
+                parts.append(f"{_plural(counts[reason], singular, plural)} ({listed})")
         return f"{text}; rejected: {'; '.join(parts)}." if parts else f"{text}; none rejected."
 
 
@@ -162,7 +176,9 @@ class _Parsed:
     #: (year, x_tile, y_tile) -> the first project that asked for it, in order of appearance.
     pairs: dict[tuple[int, int, int], str]
     rejected: list[Rejection]
+    """The first :data:`REJECTIONS_KEPT` of each reason."""
     ids_read: int
+    rejected_counts: Counter
 
 
 def _parse(request: dict) -> _Parsed:
@@ -170,7 +186,7 @@ def _parse(request: dict) -> _Parsed:
         raise RequestError(
             f"A request must be a JSON object of projects, not a {_json_type(request)}."
         )
-    parsed = _Parsed({}, [], 0)
+    parsed = _Parsed({}, [], 0, Counter())
     # Rejections are kept once per (reason, year, id), as valid pairs are, with the first project.
     seen: set[tuple[str, str, str]] = set()
     for project, years in request.items():
@@ -203,7 +219,9 @@ def _parse(request: dict) -> _Parsed:
                     continue
                 if (reason, year, tile_id) not in seen:
                     seen.add((reason, year, tile_id))
-                    parsed.rejected.append(Rejection(reason, project, year, tile_id))
+                    parsed.rejected_counts[reason] += 1
+                    if parsed.rejected_counts[reason] <= REJECTIONS_KEPT:
+                        parsed.rejected.append(Rejection(reason, project, year, tile_id))
     return parsed
 
 
@@ -322,8 +340,9 @@ def load_request_tiles(
     parsed = _parse(read_request(request_path))
     tiles, absent = _lookup(parsed.pairs, tiledb_path)
     # lookup_tiles sees pairs only; name the project that first asked for each absent one.
-    not_found = [_not_in_tiledb(pair, parsed.pairs[pair]) for pair in absent]
-    result = RequestTiles(tiles, tuple(parsed.rejected + not_found), parsed.ids_read)
+    not_found = [_not_in_tiledb(pair, parsed.pairs[pair]) for pair in absent[:REJECTIONS_KEPT]]
+    counts = parsed.rejected_counts + Counter({"not_in_tiledb": len(absent)})
+    result = RequestTiles(tiles, tuple(parsed.rejected + not_found), parsed.ids_read, counts)
     if result.tiles.empty:
         raise RequestError(
             f"The request {request_path} has no tile to build. {result.summary()} Fix the ids "

@@ -8,7 +8,6 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.resources import Resources
 
-from demo_archive import s1 as demo_s1, s2 as demo_s2
 from loaders.copdem import CELL_ID_PATTERN
 from loaders.dem_source import tile_cells
 from loaders.grid import tile_grid
@@ -145,11 +144,6 @@ PLAN = PlanLogHandler(
 )
 logging.getLogger("snakemake.logging").addHandler(PLAN)
 DEMO_ARCHIVE = config["demo_archive"].rstrip("/")
-#: The demo generators' versions, by collection (see demo_scenes_marker).
-DEMO_GENERATORS = {
-    "sentinel-1-grd": demo_s1.GENERATOR_VERSION,
-    "sentinel-2-l2a": demo_s2.GENERATOR_VERSION,
-}
 REPORT_DIR = config["report_dir"].rstrip("/")
 PLOT_DIR = config["plot_dir"].rstrip("/")
 
@@ -377,11 +371,23 @@ def demo_scenes_marker(collection):
             return []
         return (
             f"{DEMO_ARCHIVE}/demo-coverage/{collection}/{wildcards.year}/"
-            f"tiles-v{DEMO_GENERATORS[collection]}/"
+            f"tiles-v{demo_generator(collection)}/"
             f"{wildcards.x_tile}X{wildcards.y_tile}Y.json"
         )
 
     return marker
+
+
+def demo_generator(collection):
+    """The version of the demo generator of ``collection``; imported only for the demo
+    source, as the generators take a second and 50 MB to import."""
+    from demo_archive import s1, s2
+
+    versions = {
+        "sentinel-1-grd": s1.GENERATOR_VERSION,
+        "sentinel-2-l2a": s2.GENERATOR_VERSION,
+    }
+    return versions[collection]
 
 
 def year_tile_centres(wildcards):
