@@ -288,8 +288,9 @@ def check_plan_size(batch):
         f"The request has {tiles} tiles to plan, {math.ceil(tiles / batches)} in one DAG, "
         f"more than max_plan_tiles={most}: one plan of that size takes too long and too much "
         f"memory. Run it in {needed} batches of the ard target, one after the other: "
-        f"snakemake --batch ard=i/{needed} ard for i = 1, 2 ... {needed}. Each batch plans, checks its budget and runs on its own, "
-        "and writes its own run report. Or raise max_plan_tiles (--config max_plan_tiles=N)."
+        f"snakemake --batch ard=i/{needed} ard for i = 1, 2 ... {needed}. Each batch "
+        "plans, checks its budget, runs and writes its run report on its own. Or raise "
+        "max_plan_tiles (--config max_plan_tiles=N)."
     )
 
 
