@@ -1,21 +1,15 @@
-"""GeoJSON of demo footprints and annotation longitudes, as Earth Search and the Sentinel
-products write them across the antimeridian: longitudes within [-180, 180], outlines split
-there. The generators work in longitudes that run on past 180 (continuous over a scene)."""
+"""GeoJSON of demo footprints, as Earth Search writes them across the antimeridian: longitudes
+within [-180, 180], outlines split there. The generators work in longitudes that run on past
+180 (continuous over a scene)."""
 
 from __future__ import annotations
 
-import numpy as np
 import shapely
 from shapely.affinity import translate
 from shapely.geometry import Polygon, box
 from shapely.geometry.polygon import orient
 
-
-def wrap_lon(lon: np.ndarray) -> np.ndarray:
-    """Longitudes brought into [-180, 180) by whole turns; those already there keep their
-    bits, so away from the antimeridian nothing changes."""
-    lon = np.asarray(lon, dtype=np.float64)
-    return np.where(lon >= 180, lon - 360, np.where(lon < -180, lon + 360, lon))
+from demo_archive.mgrs import unwrap_lon
 
 
 def geojson_outline(area: Polygon) -> tuple[dict, list[float]]:
@@ -41,4 +35,4 @@ def geojson_outline(area: Polygon) -> tuple[dict, list[float]]:
         if len(polygons) == 1
         else {"type": "MultiPolygon", "coordinates": polygons}
     )
-    return geometry, [float(wrap_lon(west)), south, float(wrap_lon(east)), north]
+    return geometry, [float(unwrap_lon(west, 0.0)), south, float(unwrap_lon(east, 0.0)), north]

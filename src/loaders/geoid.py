@@ -35,9 +35,10 @@ class GeoidWindow:
     transform: Affine
     """The whole grid's: maps (column, row) of pixel corners to (lon, lat)."""
 
-    @property
-    def columns_per_turn(self) -> int:
-        return round(360 / self.transform.a)
+
+def columns_per_turn(transform: Affine) -> int:
+    """Columns of the grid of ``transform`` in 360 degrees of longitude."""
+    return round(360 / transform.a)
 
 
 def node_positions(transform: Affine, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
@@ -45,7 +46,7 @@ def node_positions(transform: Affine, lons: np.ndarray, lats: np.ndarray) -> np.
     columns taken round the globe into [0, columns per turn)."""
     column = (np.asarray(lons) - transform.c) / transform.a - 0.5
     row = (np.asarray(lats) - transform.f) / transform.e - 0.5
-    return np.stack([row, np.mod(column, round(360 / transform.a))])
+    return np.stack([row, np.mod(column, columns_per_turn(transform))])
 
 
 def undulation_at(window: GeoidWindow, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
@@ -53,7 +54,8 @@ def undulation_at(window: GeoidWindow, lons: np.ndarray, lats: np.ndarray) -> np
     row, column = node_positions(window.transform, lons, lats)
     # Columns of the window run on past the grid's edge: a point west of its first column
     # lies a turn further on.
-    column = np.where(column < window.first_column, column + window.columns_per_turn, column)
+    turn = columns_per_turn(window.transform)
+    column = np.where(column < window.first_column, column + turn, column)
     at = np.stack([row - window.first_row, column - window.first_column])
     return ndimage.map_coordinates(window.values, at, order=1, mode="nearest")
 
@@ -68,7 +70,7 @@ def read_geoid_window(url: str, lons: np.ndarray, lats: np.ndarray) -> GeoidWind
             rows = min(grid.height, math.floor(row.max()) + 2) - first_row
             # From the first column a point needs to the one past the last, eastward and on
             # round the globe if they straddle the edge (a tile's points span a few nodes).
-            turn = round(360 / grid.transform.a)
+            turn = columns_per_turn(grid.transform)
             wanted = np.floor(column).astype(np.int64)
             first_column, last_column = int(wanted.min()), int(wanted.max())
             if last_column - first_column > turn / 2:  # they straddle the grid's edge

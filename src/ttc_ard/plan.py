@@ -17,6 +17,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from snakemake_interface_logger_plugins.common import LogEvent
 
 from loaders.ard_io import replace_atomically
@@ -167,22 +168,21 @@ def read_run_log(path: Path) -> RunLog:
 
 #: The summary of the run logs, beside them: per log (by name, with the size and modification
 #: time it had when read) its damaged lines and its successful calls' durations by product and
-#: backend, counted in bins of :data:`DURATION_BIN_S`. A plan reads again only the logs that
-#: changed, so planning stays quick with hundreds of earlier runs.
+#: backend, counted in bins of 0.1 s. A plan reads again only the logs that changed, so
+#: planning stays quick with hundreds of earlier runs.
 SUMMARY_NAME = "durations.json"
-DURATION_BIN_S = 0.1
 
 
 def duration_counts(log: RunLog) -> dict[str, dict[str, int]]:
     """Successful calls of ``log`` by ``"<product> <backend>"``: how many took each duration,
-    in seconds rounded to :data:`DURATION_BIN_S` (as text, JSON's keys)."""
+    in seconds rounded to 0.1 (as text, JSON's keys)."""
     counts: dict[str, dict[str, int]] = {}
     for attempt in log.attempts:
         seconds = attempt.get("stats", {}).get("worker_exec_time")
         if attempt.get("status") != "success" or not isinstance(seconds, int | float):
             continue
         bins = counts.setdefault(f"{attempt.get('rule')} {attempt.get('backend')}", {})
-        key = str(round(round(seconds / DURATION_BIN_S) * DURATION_BIN_S, 3))
+        key = f"{seconds:.1f}"
         bins[key] = bins.get(key, 0) + 1
     return counts
 
@@ -222,19 +222,8 @@ def summarised_run_logs(run_log_dir: Path) -> dict[str, dict]:
 
 def median_of_counts(counts: dict[float, int]) -> float:
     """The median of the values ``counts`` holds, each as many times as its count."""
-    ordered = sorted(counts.items())
-    total = sum(counts.values())
-    middle = []
-    seen = 0
-    for value, count in ordered:
-        # The values at positions (total - 1) // 2 and total // 2 (0-based), which coincide
-        # when the total is odd.
-        if seen <= (total - 1) // 2 < seen + count:
-            middle.append(value)
-        if seen <= total // 2 < seen + count:
-            middle.append(value)
-        seen += count
-    return sum(middle) / 2
+    values = np.fromiter(counts, dtype=np.float64, count=len(counts))
+    return float(np.median(np.repeat(values, list(counts.values()))))
 
 
 def build_plan(

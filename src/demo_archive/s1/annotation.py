@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from demo_archive.geoid import undulation
-from demo_archive.geojson import wrap_lon
+from demo_archive.mgrs import unwrap_lon
 from demo_archive.s1.calibration import LUT_FORMAT, Calibration, Noise
 from demo_archive.s1.radar import (
     EARTH_RADIUS_M,
@@ -107,8 +107,8 @@ def geolocation_grid(cell: Cell, pass_direction: str) -> tuple[tuple[str, np.nda
         "line": line,
         "pixel": pixel,
         "latitude": lat,
-        # Real annotations keep longitudes within [-180, 180): across 180° the grid jumps.
-        "longitude": wrap_lon(lon),
+        # Real annotations keep longitudes within [-180, 180]: across 180° the grid jumps.
+        "longitude": unwrap_lon(lon, 0.0),
         # Above the ellipsoid, as in real annotations: the terrain's height plus the geoid's.
         "height": surface(lon, lat).elevation.astype(np.float64) + undulation(lon, lat),
         "incidenceAngle": theta,

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from shapely.geometry import Polygon
 
-from demo_archive.geojson import geojson_outline, wrap_lon
+from demo_archive.geojson import geojson_outline
 from demo_archive.mgrs import unwrap_lon
 from demo_archive.s1.annotation import geolocation_points
 from demo_archive.s1.render import LOOKS, Simulation, footprint
@@ -47,7 +47,8 @@ def s1_item(sim: Simulation, folder: Path, path: Path) -> dict:
     pw, ps = float(lons.min()), float(points["latitude"].min())
     pe, pn = float(lons.max()), float(points["latitude"].max())
     span = [round(v, 6) for v in (pw, ps, pe, pn)]
-    proj_bbox = [round(float(wrap_lon(pw)), 6), span[1], round(float(wrap_lon(pe)), 6), span[3]]
+    west, east = (round(float(unwrap_lon(lon, 0.0)), 6) for lon in (pw, pe))
+    proj_bbox = [west, span[1], east, span[3]]
     shape = [grid.samples, grid.lines]
     base = Path(os.path.relpath(folder.resolve(), path.resolve().parent)).as_posix()
     new_ipf = ipf_version(scene.centre_time.date()) >= RFI_IPF
@@ -84,7 +85,7 @@ def s1_item(sim: Simulation, folder: Path, path: Path) -> dict:
         ],  # fmt: skip
         "proj:centroid": {
             "lat": round(float(np.mean(ys[:-1])), 5),
-            "lon": round(float(wrap_lon(np.mean(xs[:-1]))), 5),
+            "lon": round(float(unwrap_lon(np.mean(xs[:-1]), 0.0)), 5),
         },
         "platform": f"sentinel-1{scene.platform[-1].lower()}",
         "constellation": "sentinel-1",
