@@ -8,8 +8,6 @@ import time
 import urllib.error
 import urllib.request
 
-from demo_archive.geoid import GEOID_PATH
-
 #: The Copernicus DEM's public bucket, as the DEM and S1 loaders read it (``<cell>/<cell>.tif``).
 DEM_ROOT = "s3://copernicus-dem-30m"
 #: PROJ's EGM2008 geoid grid (2.5 arc-minutes, public, a cloud-optimised GeoTIFF on PROJ's
@@ -41,6 +39,10 @@ def aws_source_settings(
 
 def demo_source_settings(product: str, archive: str) -> dict:
     """The spec settings of a product reading the local demo archive at ``archive``."""
+    # Imported here: the demo generator module loads GDAL, which a plan of real sources (the
+    # workflow imports this module) need not hold in memory.
+    from demo_archive.geoid import GEOID_PATH
+
     stac = {"stac": {"path": f"{archive}/stac"}}
     dem_root = {"dem_root": f"{archive}/copernicus-dem-30m"}
     geoid = {"geoid": f"{archive}/{GEOID_PATH}"}

@@ -1,3 +1,4 @@
+import functools
 import logging
 import math
 import os
@@ -9,9 +10,6 @@ from snakemake.exceptions import WorkflowError
 from snakemake.resources import Resources
 
 from loaders.copdem import CELL_ID_PATTERN
-from loaders.dem_source import tile_cells
-from loaders.grid import tile_grid
-from loaders.tiles import Tile
 from snakemake_executor_plugin_lithops.lithops_config import (
     lithops_backend,
     load_lithops_config,
@@ -184,6 +182,18 @@ def check_executor():
         )
 
 
+def outside_lithops(rule):
+    """The body of a tile rule, which only the lithops executor runs: it calls
+    loaders.jobs.run_job in its workers with the rule's ``loader`` params instead. Reaching
+    this body means check_executor was bypassed, so the job stops here, naming the fix.
+    """
+    raise WorkflowError(
+        f"Rule {rule} ran outside the lithops executor, the only one that keeps a tile's "
+        "previous outputs until its new ones are complete. Run with --executor lithops (the "
+        "default profile's); see README, 'Interruptions, failures and re-runs'."
+    )
+
+
 def check_budget():
     """Stop a real run whose estimated cost exceeds the budget, before any job starts;
     otherwise hand the plan to the lithops executor, for the estimate in its report."""
@@ -244,6 +254,17 @@ def get_ard_targets():
         for year, x_tile, y_tile in TILE_CENTRES
         for keys in (ard_keys, record_keys)
         for key in keys(year, x_tile, y_tile, config["products"])
+    ]
+
+
+def get_record_targets():
+    """The record of every product of every requested tile: a job writes its record after its
+    files, so a rule that needs every record runs after every tile job, without asking for
+    each file again (the files are four times as many targets to plan)."""
+    return [
+        in_destination(key)
+        for year, x_tile, y_tile in TILE_CENTRES
+        for key in record_keys(year, x_tile, y_tile, config["products"])
     ]
 
 
@@ -330,8 +351,10 @@ def loader_spec(product, wildcards):
     return spec | source_settings(product)
 
 
+@functools.cache
 def source_settings(product):
-    """Where a product's loader reads its sources, for the configured source."""
+    """Where a product's loader reads its sources, for the configured source: one dict that
+    every job spec of the product shares."""
     if config["source"] == "demo":
         return demo_source_settings(product, os.path.abspath(DEMO_ARCHIVE))
     return aws_source_settings(
@@ -350,10 +373,20 @@ def lithops_options(product):
     }
 
 
+def demo_inputs(**input_functions):
+    """A tile rule's named input functions, for the demo source only: they name the demo
+    archive's files the loader reads, so that Snakemake generates them first. Other sources
+    have no inputs, and no function called per job (each costs planning time)."""
+    return input_functions if config["source"] == "demo" else {}
+
+
 def demo_dem_cells(wildcards):
-    """The demo archive's DEM cells a tile reads (none when the source is not the demo)."""
-    if config["source"] != "demo":
-        return []
+    """The demo archive's DEM cells a tile reads."""
+    # Imported here: they load GDAL and PROJ, which a plan of real sources need not hold.
+    from loaders.dem_source import tile_cells
+    from loaders.grid import tile_grid
+    from loaders.tiles import Tile
+
     grid = tile_grid(Tile(**tile_of(wildcards)))
     return [
         f"{DEMO_ARCHIVE}/copernicus-dem-30m/{cell}/{cell}.tif"
@@ -363,13 +396,10 @@ def demo_dem_cells(wildcards):
 
 def demo_scenes_marker(collection):
     """Input function: the marker saying the demo archive holds a tile's scenes of
-    ``collection`` (nothing when the source is not the demo). It names the generator's
-    version: an archive made by an older one is brought up to date, and the tiles read from
-    it are made again."""
+    ``collection``. It names the generator's version: an archive made by an older one is
+    brought up to date, and the tiles read from it are made again."""
 
     def marker(wildcards):
-        if config["source"] != "demo":
-            return []
         return (
             f"{DEMO_ARCHIVE}/demo-coverage/{collection}/{wildcards.year}/"
             f"tiles-v{demo_generator(collection)}/"

@@ -1,16 +1,16 @@
 rule dem:
     input:
-        cells=demo_dem_cells,
+        **demo_inputs(
+            dem_cells=demo_dem_cells,
+        ),
     output:
         **ard_outputs("dem"),
     log:
         "logs/dem/{year}/{x_tile}X{y_tile}Y.log",
-    conda:
-        "../../environment.yml"
     resources:
         mem_mb=config["dem_memory_mb"],
     params:
         loader=lambda wildcards: loader_spec("dem", wildcards),
         lithops=lithops_options("dem"),
-    script:
-        "../scripts/run_loader.py"
+    run:
+        outside_lithops(rule)

@@ -4,7 +4,7 @@
 
 rule run_report:
     input:
-        lambda wildcards: get_ard_targets(),
+        lambda wildcards: get_record_targets(),
     output:
         text=report(
             f"{REPORT_DIR}/latest/report.txt",

@@ -1,17 +1,17 @@
 rule s1:
     input:
-        dem_cells=demo_dem_cells,
-        scenes=demo_scenes_marker("sentinel-1-grd"),
+        **demo_inputs(
+            dem_cells=demo_dem_cells,
+            scenes=demo_scenes_marker("sentinel-1-grd"),
+        ),
     output:
         **ard_outputs("s1"),
     log:
         "logs/s1/{year}/{x_tile}X{y_tile}Y.log",
-    conda:
-        "../../environment.yml"
     resources:
         mem_mb=config["s1_memory_mb"],
     params:
         loader=lambda wildcards: loader_spec("s1", wildcards),
         lithops=lithops_options("s1"),
-    script:
-        "../scripts/run_loader.py"
+    run:
+        outside_lithops(rule)

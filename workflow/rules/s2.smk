@@ -1,16 +1,16 @@
 rule s2:
     input:
-        scenes=demo_scenes_marker("sentinel-2-l2a"),
+        **demo_inputs(
+            scenes=demo_scenes_marker("sentinel-2-l2a"),
+        ),
     output:
         **ard_outputs("s2"),
     log:
         "logs/s2/{year}/{x_tile}X{y_tile}Y.log",
-    conda:
-        "../../environment.yml"
     resources:
         mem_mb=config["s2_memory_mb"],
     params:
         loader=lambda wildcards: loader_spec("s2", wildcards),
         lithops=lithops_options("s2"),
-    script:
-        "../scripts/run_loader.py"
+    run:
+        outside_lithops(rule)
