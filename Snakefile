@@ -31,10 +31,3 @@ rule all:
     default_target: True
     input:
         final_output,
-
-
-# Every ARD file of the request, without the report: the target a large request is run by in
-# batches (snakemake --batch ard=1/10 ard, ... ard=10/10 ard; README "Large requests").
-rule ard:
-    input:
-        ard_targets,

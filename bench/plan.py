@@ -15,9 +15,9 @@ tile DB). Then, each in a fresh process:
   (the contract's 9 and the 3 QA records) with ``touch``, one ``all`` rule asking for them, no
   plugin, no checks.
 
-A size above the workflow's max_plan_tiles (10,000) is planned as Snakemake's first batch
-of N, as a user runs it (``--batch ard=1/N ard``; the floor ``--batch all=1/N``): each batch
-still reads the whole request and lists every target, then plans its share.
+A size above the workflow's max_plan_tiles (10,000) is planned as its first batch of N, as a
+user runs it (``--config batch=1/N``: the workflow reads the whole request, then plans the
+batch's tiles); the floor plans the same tiles.
 
 Prints wall seconds and peak resident memory (the process's own high-water mark) of both,
 and their ratios. The goal of the scale issue: <= 1.2x the floor's time and <= 1 GB at 10k
@@ -38,6 +38,7 @@ import pandas as pd
 import yaml
 
 from ttc_ard.keys import key_patterns, record_pattern
+from ttc_ard.request import batch_of
 
 REPO = Path(__file__).resolve().parents[1]
 FULL_TILEDB = REPO.parent / "shared/data/tiledb.parquet"
@@ -159,13 +160,15 @@ def plan_workflow(
         f"lithops_config={json.dumps({'eu-central-1': lithops, 'us-west-2': lithops})}",
     ]
     if batches > 1:
-        command += ["--batch", f"ard=1/{batches}", "ard"]
+        command += [f"batch=1/{batches}"]
     return timed(command, folder)
 
 
 def plan_floor(tiles: pd.DataFrame, folder: Path, batches: int) -> tuple[float, int]:
     (folder / "Snakefile").write_text(floor_snakefile())
-    pairs = [[int(x), int(y)] for x, y in zip(tiles.X_tile, tiles.Y_tile, strict=True)]
+    # The tiles of the workflow's first batch: its share of the request in the tiles CSV's order.
+    share = batch_of(tiles.sort_values(["X_tile", "Y_tile"]), f"1/{batches}" if batches > 1 else "")
+    pairs = [[int(x), int(y)] for x, y in zip(share.X_tile, share.Y_tile, strict=True)]
     (folder / "tiles.json").write_text(json.dumps(pairs))
     command = [
         str(Path(sys.executable).parent / "snakemake"),
@@ -175,8 +178,6 @@ def plan_floor(tiles: pd.DataFrame, folder: Path, batches: int) -> tuple[float, 
         "--config",
         "tiles=tiles.json",
     ]
-    if batches > 1:
-        command += ["--batch", f"all=1/{batches}"]
     return timed(command, folder)
 
 

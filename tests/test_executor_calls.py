@@ -23,6 +23,7 @@ from workflow_runner import REPO
 
 from loaders.tiles import tile_bbox
 from snakemake_executor_plugin_lithops import Executor
+from snakemake_executor_plugin_lithops.call_options import LoaderSpecs
 
 TILE = {"year": 2023, "x_tile": 1655, "y_tile": 1083, "lon": -1.6944, "lat": 6.6389}
 
@@ -31,6 +32,12 @@ def dem_job(
     jobid: int, tmp_path, dem_root, retries: int, output=None, memory_mb: int = 512
 ) -> SimpleNamespace:
     output = Path(output or tmp_path / f"out{jobid}" / "dem.hkl")
+    spec = {
+        "product": "dem",
+        "tile": TILE,
+        "outputs": {"dem": str(output)},
+        "qa": str(output.with_suffix(".json")),
+    } | ({"dem_root": str(dem_root)} if dem_root else {})
     return SimpleNamespace(
         jobid=jobid,
         name="dem",
@@ -38,13 +45,7 @@ def dem_job(
         output=[str(output)],
         log=[str(tmp_path / f"job{jobid}.log")],
         params=SimpleNamespace(
-            loader={
-                "product": "dem",
-                "tile": TILE,
-                "outputs": {"dem": str(output)},
-                "qa": str(output.with_suffix(".json")),
-            }
-            | ({"dem_root": str(dem_root)} if dem_root else {}),
+            loader=LoaderSpecs(lambda _: spec),
             lithops={
                 "region": "eu-central-1",
                 "config": str(REPO / "config/lithops/localhost.yaml"),

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
 from loaders.errors import DestinationWriteError, SourceAccessError, TileDataError
-from snakemake_executor_plugin_lithops.call_options import CallOptions
+from snakemake_executor_plugin_lithops.call_options import CallOptions, LoaderSpecs
 from snakemake_executor_plugin_lithops.run_log import append_record, attempt_record
 from ttc_ard.plan import read_run_log
 from ttc_ard.reports import job_records, summary_text
@@ -25,7 +25,9 @@ def submitted(attempt: int, stats: dict | None = None) -> SubmittedJobInfo:
         jobid=7,
         name="dem",
         wildcards=SimpleNamespace(items=lambda: [("year", "2023"), ("x_tile", "1655")]),
-        params=SimpleNamespace(loader={"tile": TILE, "outputs": {"dem": DEM}, "qa": "x.json"}),
+        params=SimpleNamespace(
+            loader=LoaderSpecs(lambda _: {"tile": TILE, "outputs": {"dem": DEM}, "qa": "x.json"})
+        ),
     )
     if attempt == 0:
         return SubmittedJobInfo(job, aux={"attempt": 0})

@@ -19,6 +19,7 @@ from ttc_ard.request import (
     Rejection,
     RequestError,
     RequestTiles,
+    batch_of,
     check_years,
     load_request_tiles,
     lookup_tiles,
@@ -101,6 +102,23 @@ def test_sample_tiles_have_the_exact_columns_and_types():
     assert list(tiles.columns) == ["Year", "X", "Y", "Y_tile", "X_tile"]
     assert list(tiles.dtypes.astype(str)) == ["int64", "float64", "float64", "int64", "int64"]
     assert list(tiles.index) == list(range(len(tiles)))
+
+
+@pytest.mark.parametrize("tiles, count", [(10, 3), (7, 7), (3, 5), (10_001, 2)])
+def test_batches_split_the_tiles_into_runs_of_near_equal_size_in_order(tiles, count):
+    table = pd.DataFrame({"X_tile": range(tiles), "Y_tile": range(tiles)})
+    batches = [batch_of(table, f"{index}/{count}") for index in range(1, count + 1)]
+    # Each tile in exactly one batch, the batches in the table's order: together the request.
+    assert pd.concat(batches).equals(table)
+    sizes = [len(batch) for batch in batches]
+    assert max(sizes) - min(sizes) <= 1
+    assert batch_of(table, "").equals(table)
+
+
+def test_a_batch_beyond_the_count_names_the_batches_there_are():
+    table = pd.DataFrame({"X_tile": range(4), "Y_tile": range(4)})
+    with pytest.raises(RequestError, match=r"batch = '3/2'.*batch=i/2 with i from 1 to 2"):
+        batch_of(table, "3/2")
 
 
 # Parsing

@@ -35,6 +35,7 @@ from workflow_runner import (
 from loaders.ard_io import hkl_writer, s3_client, write_file
 from loaders.errors import DestinationWriteError
 from snakemake_executor_plugin_lithops import remove_job_leftovers
+from snakemake_executor_plugin_lithops.call_options import LoaderSpecs
 from ttc_ard.keys import QA_KEY, ard_keys, record_keys
 
 pytestmark = pytest.mark.workflow
@@ -527,4 +528,5 @@ def failed_call(outputs: dict[str, str], endpoint_url: str) -> SimpleNamespace:
     """The executor's view of a failed call writing ``outputs`` (the parts it reads)."""
     spec = {"outputs": outputs, "qa": outputs[next(iter(outputs))] + ".json"}
     spec["s3_endpoint_url"] = endpoint_url
-    return SimpleNamespace(job=SimpleNamespace(params=SimpleNamespace(loader=spec)))
+    loader = LoaderSpecs(lambda _: spec)
+    return SimpleNamespace(job=SimpleNamespace(wildcards={}, params=SimpleNamespace(loader=loader)))

@@ -36,7 +36,7 @@ from snakemake_interface_executor_plugins.settings import CommonSettings, Execut
 from loaders.ard_io import abort_unfinished_uploads, remove_partials
 from loaders.errors import DestinationWriteError
 from loaders.jobs import run_job
-from snakemake_executor_plugin_lithops.call_options import CallOptions, call_options
+from snakemake_executor_plugin_lithops.call_options import CallOptions, call_options, job_spec
 from snakemake_executor_plugin_lithops.lithops_config import load_lithops_config
 from snakemake_executor_plugin_lithops.outcomes import (
     LOST_CALL_MESSAGE,
@@ -49,7 +49,6 @@ from snakemake_executor_plugin_lithops.outcomes import (
 )
 from snakemake_executor_plugin_lithops.run_log import append_record, attempt_record
 from ttc_ard.plan import plan_file, planned_cost
-from ttc_ard.reports import write_reports
 
 # What Snakemake takes from this package, and what the tests of the destination use.
 __all__ = [
@@ -166,7 +165,7 @@ class Executor(RemoteExecutor):
         """Start ``batch`` as one Lithops map and register its calls."""
         try:
             futures = fexec.map(
-                run_job, [(job.params.loader,) for job in batch], runtime_memory=memory_mb
+                run_job, [(job_spec(job),) for job in batch], runtime_memory=memory_mb
             )
         except Exception as err:
             raise WorkflowError(
@@ -321,6 +320,10 @@ class Executor(RemoteExecutor):
 
     def write_reports(self):
         """The run's reports and plots, after every run: finished, failed or cancelled."""
+        # Imported here, not with the plugin: Snakemake imports every installed plugin at its
+        # start, dry runs included, and matplotlib would add ~30 MB and 0.5 s to each.
+        from ttc_ard.reports import write_reports
+
         config = self.workflow.config
         folder = write_reports(
             self.run_log,
@@ -355,7 +358,7 @@ class Executor(RemoteExecutor):
         fexec = info.aux["fexec"]
         with self.lithops_lock:
             future = fexec.call_async(
-                run_job, (info.job.params.loader,), runtime_memory=options.memory_mb
+                run_job, (job_spec(info.job),), runtime_memory=options.memory_mb
             )
         info.aux["future"] = future
         info.aux["attempt"] += 1
@@ -396,7 +399,7 @@ def remove_job_leftovers(info: SubmittedJobInfo) -> None:
     """Delete what a failed or killed worker may have left of the job's outputs: temporary
     files beside local outputs, unfinished multipart uploads of S3 ones (a killed upload
     cannot abort its own, and S3 bills its parts until someone does)."""
-    spec = info.job.params.loader
+    spec = job_spec(info.job)
     for output in [*spec["outputs"].values(), spec["qa"]]:
         if "://" not in output:
             remove_partials(output)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from snakemake_interface_executor_plugins.executors.base import SubmittedJobInfo
 
-from snakemake_executor_plugin_lithops.call_options import CallOptions
+from snakemake_executor_plugin_lithops.call_options import CallOptions, job_spec
 from snakemake_executor_plugin_lithops.outcomes import call_status, traceback_tail
 
 
@@ -25,6 +25,7 @@ def attempt_record(
     with ``result`` or ``error``; ``final`` when no retry follows, ``settled`` when the
     executor learned the outcome (epoch seconds, like Lithops' timestamps)."""
     job = info.job
+    spec = job_spec(job)
     # A job failed before its call started (attempt 0) has no call: no backend, nothing measured.
     future, fexec = info.aux.get("future"), info.aux.get("fexec")
     return {
@@ -32,8 +33,8 @@ def attempt_record(
         "jobid": job.jobid,
         "rule": job.name,
         "wildcards": dict(job.wildcards.items()),
-        "tile": job.params.loader.get("tile"),
-        "outputs": list(job.params.loader["outputs"].values()),
+        "tile": spec.get("tile"),
+        "outputs": list(spec["outputs"].values()),
         "region": options.region,
         "memory_mb": options.memory_mb,
         "backend": fexec and fexec.backend,

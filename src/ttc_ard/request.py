@@ -288,6 +288,9 @@ def _lookup(
         return _empty_tiles(), pairs
     wanted = pd.DataFrame(fits, columns=["Year", "X_tile", "Y_tile"], dtype="int64")
     rows = _read_rows(tiledb_path, wanted.X_tile.to_numpy(), wanted.Y_tile.to_numpy())
+    # Arrow's allocator keeps the pages of the read (~100 MB of the full DB) for reuse; the
+    # workflow builds its DAG beside them, so give them back to the system now.
+    pa.default_memory_pool().release_unused()
     # A left join on unique right keys keeps the left rows and their order.
     found = wanted.merge(rows, on=["X_tile", "Y_tile"], how="left", indicator=True)
     missing = (found["_merge"] == "left_only").to_numpy()
@@ -350,6 +353,21 @@ def load_request_tiles(
             "(--config tiledb=PATH)."
         )
     return result
+
+
+def batch_of(tiles: pd.DataFrame, batch: str) -> pd.DataFrame:
+    """The rows of ``tiles`` in ``batch`` (``"i/n"``): the i-th of n runs of consecutive rows
+    whose sizes differ by one at most; all rows for ``""``. Tiles as :func:`lookup_tiles`
+    gives them, sorted by Year, X_tile and Y_tile, so each batch is a strip of the map."""
+    if not batch:
+        return tiles
+    index, count = (int(number) for number in batch.split("/"))
+    if not 1 <= index <= count:
+        raise RequestError(
+            f"batch = {batch!r} names batch {index} of {count}, which does not exist. Pass "
+            f"--config batch=i/{count} with i from 1 to {count}."
+        )
+    return tiles.iloc[np.array_split(np.arange(len(tiles)), count)[index - 1]]
 
 
 def write_tiles_csv(tiles: pd.DataFrame, out: str | os.PathLike | TextIO) -> None:

@@ -2,7 +2,6 @@ import functools
 import logging
 import math
 import os
-import posixpath
 import time
 from pathlib import Path
 
@@ -10,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.resources import Resources
 
 from loaders.copdem import CELL_ID_PATTERN
+from snakemake_executor_plugin_lithops.call_options import LoaderSpecs
 from snakemake_executor_plugin_lithops.lithops_config import (
     lithops_backend,
     load_lithops_config,
@@ -28,7 +28,12 @@ from ttc_ard.plan import (
     usd,
     write_plan,
 )
-from ttc_ard.request import RequestError, check_years, load_request_tiles
+from ttc_ard.request import (
+    RequestError,
+    batch_of,
+    check_years,
+    load_request_tiles,
+)
 from ttc_ard.settings import ConfigError, load_schema, validate_config
 from ttc_ard.sources import (
     SourceError,
@@ -109,22 +114,46 @@ for product in config["products"]:
             "folder. Use the localhost Lithops config for local runs."
         )
 
+
+def check_plan_size(tiles):
+    """Refuse to plan more than max_plan_tiles ``tiles`` in one run (planning 10,000 takes
+    1.5 minutes and 1 GB, and both grow with the tiles): the error names the batches to run
+    instead."""
+    most = config["max_plan_tiles"]
+    if tiles <= most:
+        return
+    needed = math.ceil(len(REQUEST.tiles) / most)
+    raise WorkflowError(
+        f"This run has {tiles} tiles to plan, more than max_plan_tiles={most}: one plan of "
+        f"that size takes too long and too much memory. Run the request in {needed} "
+        f"batches, one after the other: snakemake --config batch=i/{needed} for i = 1, 2 "
+        f"... {needed}. Each batch plans, checks its budget, runs and writes its reports on "
+        "its own. Or raise max_plan_tiles (--config max_plan_tiles=N)."
+    )
+
+
 try:
     REQUEST = load_request_tiles(config["request"], config["tiledb"])
     check_years(set(REQUEST.tiles["Year"]), config["products"], time.gmtime().tm_year)
+    BATCH_TILES = batch_of(REQUEST.tiles, config["batch"])
 except RequestError as err:
     raise WorkflowError(str(err)) from None
-logger.info(REQUEST.summary())
+RUN_SUMMARY = REQUEST.summary()
+if config["batch"]:
+    RUN_SUMMARY += f" Batch {config['batch']}: {len(BATCH_TILES)} of these tiles."
+logger.info(RUN_SUMMARY)
+check_plan_size(len(BATCH_TILES))
 
-# (year, x_tile, y_tile) -> tile centre (lon, lat): the rules' tile parameters.
+# (year, x_tile, y_tile) -> tile centre (lon, lat) of this run's tiles: the rules' tile
+# parameters.
 TILE_CENTRES = {
     (row.Year, row.X_tile, row.Y_tile): (row.X, row.Y)
-    for row in REQUEST.tiles.itertuples(index=False)
+    for row in BATCH_TILES.itertuples(index=False)
 }
 # Prints the plan when Snakemake logs its job counts, in dry and real runs; onstart checks it.
 PLAN = PlanLogHandler(
-    tiles=len(REQUEST.tiles),
-    request_summary=REQUEST.summary(),
+    tiles=len(BATCH_TILES),
+    request_summary=RUN_SUMMARY,
     products=[
         ProductSettings(
             product=product,
@@ -270,49 +299,8 @@ def get_record_targets():
 
 def final_output(wildcards):
     """Input function of the default target: the ARD files, the request's tiles CSV and the
-    latest run's report, once the plan is known to be of a size one DAG can hold."""
-    check_plan_size(None)
+    latest run's report."""
     return get_ard_targets() + [config["tiles_csv"], f"{REPORT_DIR}/latest/report.txt"]
-
-
-def ard_targets(wildcards):
-    """Input function of the ard target: :func:`get_ard_targets`, once this run's batch of
-    them is known to be of a size one DAG can hold. A batch's plan counts its own tiles.
-    """
-    batch = workflow.dag_settings.batch
-    check_plan_size(batch)
-    targets = get_ard_targets()
-    if batch is not None and batch.rulename == "ard":
-        # Snakemake's own slice of the sorted files; a tile cut by its edge counts in both.
-        tiles = {
-            posixpath.dirname(posixpath.dirname(str(f)))
-            for f in batch.get_batch(targets)
-        }
-        PLAN.plan_arguments["tiles"] = len(tiles)
-        PLAN.plan_arguments[
-            "request_summary"
-        ] += f" Batch {batch.idx}/{batch.batches}: {len(tiles)} of these tiles."
-    return targets
-
-
-def check_plan_size(batch):
-    """Refuse to plan more tiles than max_plan_tiles in one DAG (planning 10,000 tiles takes
-    about two minutes and 1.4 GB; 100,000 would not finish in reasonable time): the error
-    names the batches to run instead."""
-    tiles = len(TILE_CENTRES)
-    batches = batch.batches if batch is not None and batch.rulename == "ard" else 1
-    most = config["max_plan_tiles"]
-    if math.ceil(tiles / batches) <= most:
-        return
-    needed = math.ceil(tiles / most)
-    raise WorkflowError(
-        f"The request has {tiles} tiles to plan, {math.ceil(tiles / batches)} in one DAG, "
-        f"more than max_plan_tiles={most}: one plan of that size takes too long and too much "
-        f"memory. Run it in {needed} batches of the ard target, one after the other: "
-        f"snakemake --batch ard=i/{needed} ard for i = 1, 2 ... {needed}. Each batch "
-        "plans, checks its budget, runs and writes its run report on its own. Or raise "
-        "max_plan_tiles (--config max_plan_tiles=N)."
-    )
 
 
 def ard_outputs(product):
@@ -332,6 +320,12 @@ def tile_of(wildcards):
         )
     lon, lat = TILE_CENTRES[key]
     return {"year": key[0], "x_tile": key[1], "y_tile": key[2], "lon": lon, "lat": lat}
+
+
+def loader_specs(product):
+    """A product rule's ``loader`` param: the lithops executor makes each job's spec with it
+    when it starts the job."""
+    return LoaderSpecs(functools.partial(loader_spec, product))
 
 
 def loader_spec(product, wildcards):

@@ -10,7 +10,7 @@ rule dem:
     resources:
         mem_mb=config["dem_memory_mb"],
     params:
-        loader=lambda wildcards: loader_spec("dem", wildcards),
+        loader=loader_specs("dem"),
         lithops=lithops_options("dem"),
     run:
         outside_lithops(rule)

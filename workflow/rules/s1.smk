@@ -11,7 +11,7 @@ rule s1:
     resources:
         mem_mb=config["s1_memory_mb"],
     params:
-        loader=lambda wildcards: loader_spec("s1", wildcards),
+        loader=loader_specs("s1"),
         lithops=lithops_options("s1"),
     run:
         outside_lithops(rule)

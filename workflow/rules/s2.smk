@@ -10,7 +10,7 @@ rule s2:
     resources:
         mem_mb=config["s2_memory_mb"],
     params:
-        loader=lambda wildcards: loader_spec("s2", wildcards),
+        loader=loader_specs("s2"),
         lithops=lithops_options("s2"),
     run:
         outside_lithops(rule)
