@@ -276,7 +276,7 @@ def destination_path(key):
 
 
 def get_ard_targets():
-    """Every ARD file of every requested tile, and the record of each of its products (written
+    """Every ARD file of every tile of this run, and the record of each of its products (written
     last: a product whose record is missing is not done, whatever files it has)."""
     return [
         in_destination(key)
@@ -287,7 +287,7 @@ def get_ard_targets():
 
 
 def get_record_targets():
-    """The record of every product of every requested tile: a job writes its record after its
+    """The record of every product of every tile of this run: a job writes its record after its
     files, so a rule that needs every record runs after every tile job, without asking for
     each file again (the files are four times as many targets to plan)."""
     return [
@@ -315,8 +315,9 @@ def tile_of(wildcards):
     key = (int(wildcards.year), int(wildcards.x_tile), int(wildcards.y_tile))
     if key not in TILE_CENTRES:
         raise WorkflowError(
-            f"Tile {key[1]}X{key[2]}Y of {key[0]} is not in the request {config['request']}; "
-            "only the request's tiles can be built. Add it to the request's missing_tiles."
+            f"Tile {key[1]}X{key[2]}Y of {key[0]} is not among this run's tiles (the request "
+            f"{config['request']}, batch {config['batch'] or 'all'}); only those can be built. "
+            "Add it to the request's missing_tiles, or run the batch that holds it."
         )
     lon, lat = TILE_CENTRES[key]
     return {"year": key[0], "x_tile": key[1], "y_tile": key[2], "lon": lon, "lat": lat}
@@ -416,7 +417,7 @@ def demo_generator(collection):
 
 
 def year_tile_centres(wildcards):
-    """Centres (lon, lat) of every requested tile of the year: the first demo archive job of
+    """Centres (lon, lat) of every tile of the year in this run: the first demo archive job of
     a year generates the scenes of all of them at once."""
     return sorted(
         centre
