@@ -22,6 +22,7 @@ include: "workflow/rules/report.smk"
 
 onstart:
     check_executor()
+    check_tiles()
     check_budget()
     check_sources()
     check_destination()

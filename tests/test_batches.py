@@ -45,3 +45,16 @@ def test_batches_build_their_share_each_and_together_the_whole_request(workflow)
     # Together they are the whole request: nothing left to build.
     again = workflow.run("-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_a_tile_of_another_batch_is_refused_before_any_job(workflow):
+    dest = workflow.workdir / "results/ard"
+    # A DEM of batch 1 and one of batch 2, asked for by name (--cores ends --config's list of
+    # values, so that the files are read as targets).
+    own, other = (str(dem_file(dest, tile).relative_to(workflow.workdir)) for tile in TILES[::3])
+    result = workflow.run("--cores", "2", own, other, check=False, batch="1/2")
+    assert result.returncode != 0
+    message = " ".join((result.stdout + result.stderr).split())
+    assert "1656X1084Y of 2023 is not among this run's tiles" in message
+    assert "batch 1/2" in message and "run the batch that holds it" in message
+    assert not dest.exists()

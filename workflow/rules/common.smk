@@ -223,6 +223,14 @@ def outside_lithops(rule):
     )
 
 
+def check_tiles():
+    """Stop a real run that would build a tile outside this run's tiles (a file asked for by
+    name), before any job starts: its job spec could not be made."""
+    for job in workflow.dag.needrun_jobs():
+        if job.rule.name in config["products"]:
+            tile_of(job.wildcards)
+
+
 def check_budget():
     """Stop a real run whose estimated cost exceeds the budget, before any job starts;
     otherwise hand the plan to the lithops executor, for the estimate in its report."""
