@@ -286,22 +286,24 @@ def destination_path(key):
 def get_ard_targets():
     """Every ARD file of every tile of this run, and the record of each of its products (written
     last: a product whose record is missing is not done, whatever files it has)."""
-    return [
-        in_destination(key)
-        for year, x_tile, y_tile in TILE_CENTRES
-        for keys in (ard_keys, record_keys)
-        for key in keys(year, x_tile, y_tile, config["products"])
-    ]
+    return destination_targets(ard_keys, record_keys)
 
 
 def get_record_targets():
     """The record of every product of every tile of this run: a job writes its record after its
     files, so a rule that needs every record runs after every tile job, without asking for
     each file again (the files are four times as many targets to plan)."""
+    return destination_targets(record_keys)
+
+
+def destination_targets(*tile_keys):
+    """The keys that each of ``tile_keys`` gives for every tile of this run, tile by tile, as
+    Snakemake sees them under the destination."""
     return [
         in_destination(key)
         for year, x_tile, y_tile in TILE_CENTRES
-        for key in record_keys(year, x_tile, y_tile, config["products"])
+        for keys in tile_keys
+        for key in keys(year, x_tile, y_tile, config["products"])
     ]
 
 
