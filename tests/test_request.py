@@ -1,5 +1,5 @@
-"""Inbound requests: parsing, tile lookup, the tiles CSV, the old command-line tool and the
-shipped tile table."""
+"""Inbound requests: parsing, tile lookup, the tiles CSV, the old command-line tool, the
+shipped tile table and the run's tiles as the workflow gets them."""
 
 import importlib.util
 import io
@@ -28,6 +28,7 @@ from ttc_ard.request import (
     read_request,
     write_tiles_csv,
 )
+from ttc_ard.run_tiles import RunTilesError, load_run_tiles
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "tests/data/requests"
@@ -518,3 +519,52 @@ def test_years_without_data_for_a_product_are_refused_naming_both():
     assert "products='[dem]'" in message and "\n" not in message
     with pytest.raises(RequestError, match="2031 has not happened yet"):
         check_years({2031}, ["dem"], this_year=2026)
+
+
+# The run's tiles, as the workflow's planning process gets them
+
+
+def test_the_run_tiles_are_the_batch_of_the_lookup_with_the_db_centres_unchanged():
+    request = load_request_tiles(SAMPLES / "two-projects.json", TILEDB)
+    batch = batch_of(request.tiles, "2/3")
+    run = load_run_tiles(SAMPLES / "two-projects.json", TILEDB, "2/3", ["dem"], 2026)
+    assert run.centres == {
+        (row.Year, row.X_tile, row.Y_tile): (row.X, row.Y) for row in batch.itertuples(index=False)
+    }
+    assert run.request_tiles == len(request.tiles) == 4
+    assert run.summary == f"{request.summary()} Batch 2/3: {len(batch)} of these tiles."
+    assert load_run_tiles(SAMPLES / "demo.json", TILEDB, "", ["dem"], 2026).summary == (
+        load_request_tiles(SAMPLES / "demo.json", TILEDB).summary()
+    )
+
+
+@pytest.mark.parametrize(
+    "request_, batch, products, says",
+    [
+        (one_year(["1X1Y"]), "", ["dem"], "has no tile to build"),
+        (one_year(["1655X1083Y"], year="2014"), "", ["s2"], "s2 has no data before 2015"),
+        (one_year(["1655X1083Y"]), "2/1", ["dem"], "batch = '2/1' names batch 2 of 1"),
+    ],
+)
+def test_the_run_tiles_are_refused_with_the_request_error(
+    tmp_path, request_, batch, products, says
+):
+    path = write_json(tmp_path / "r.json", request_)
+    with pytest.raises(RunTilesError) as refusal:
+        load_run_tiles(path, TILEDB, batch, products, 2026)
+    assert says in str(refusal.value)
+    assert "Traceback" not in str(refusal.value)
+
+
+def test_the_planning_process_holds_neither_pandas_nor_pyarrow():
+    # They and the tile-DB read take ~100 MB, which a plan of 10,000 tiles holds to its end.
+    code = (
+        "import sys\n"
+        "from ttc_ard.run_tiles import load_run_tiles\n"
+        f"run = load_run_tiles({str(SAMPLES / 'demo.json')!r}, {str(TILEDB)!r}, '', [], 2026)\n"
+        "assert len(run.centres) == 4, run\n"
+        "print(sorted({'pandas', 'pyarrow'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "[]"

@@ -28,12 +28,7 @@ from ttc_ard.plan import (
     usd,
     write_plan,
 )
-from ttc_ard.request import (
-    RequestError,
-    batch_of,
-    check_years,
-    load_request_tiles,
-)
+from ttc_ard.run_tiles import RunTilesError, load_run_tiles
 from ttc_ard.settings import ConfigError, load_schema, validate_config
 from ttc_ard.sources import (
     SourceError,
@@ -56,6 +51,7 @@ try:
         check_bucket(DEST, config["s3_endpoint_url"])
 except DestinationError as err:
     raise WorkflowError(str(err)) from None
+
 
 if DEST_ON_S3:
 
@@ -115,14 +111,15 @@ for product in config["products"]:
         )
 
 
-def check_plan_size(tiles):
-    """Refuse to plan more than max_plan_tiles ``tiles`` in one run (planning 10,000 takes
-    1.5 minutes and 1 GB, and both grow with the tiles): the error names the batches to run
+def check_plan_size(run_tiles):
+    """Refuse to plan more than max_plan_tiles tiles in one run (planning 10,000 takes 1.5
+    minutes and 1 GB, and both grow with the tiles): the error names the batches to run
     instead."""
     most = config["max_plan_tiles"]
+    tiles = len(run_tiles.centres)
     if tiles <= most:
         return
-    needed = math.ceil(len(REQUEST.tiles) / most)
+    needed = math.ceil(run_tiles.request_tiles / most)
     raise WorkflowError(
         f"This run has {tiles} tiles to plan, more than max_plan_tiles={most}: one plan of "
         f"that size takes too long and too much memory. Run the request in {needed} "
@@ -133,27 +130,26 @@ def check_plan_size(tiles):
 
 
 try:
-    REQUEST = load_request_tiles(config["request"], config["tiledb"])
-    check_years(set(REQUEST.tiles["Year"]), config["products"], time.gmtime().tm_year)
-    BATCH_TILES = batch_of(REQUEST.tiles, config["batch"])
-except RequestError as err:
+    RUN_TILES = load_run_tiles(
+        config["request"],
+        config["tiledb"],
+        config["batch"],
+        config["products"],
+        time.gmtime().tm_year,
+    )
+except RunTilesError as err:
     raise WorkflowError(str(err)) from None
-RUN_SUMMARY = REQUEST.summary()
-if config["batch"]:
-    RUN_SUMMARY += f" Batch {config['batch']}: {len(BATCH_TILES)} of these tiles."
-logger.info(RUN_SUMMARY)
-check_plan_size(len(BATCH_TILES))
+logger.info(RUN_TILES.summary)
+check_plan_size(RUN_TILES)
 
 # (year, x_tile, y_tile) -> tile centre (lon, lat) of this run's tiles: the rules' tile
 # parameters.
-TILE_CENTRES = {
-    (row.Year, row.X_tile, row.Y_tile): (row.X, row.Y)
-    for row in BATCH_TILES.itertuples(index=False)
-}
+TILE_CENTRES = RUN_TILES.centres
+
 # Prints the plan when Snakemake logs its job counts, in dry and real runs; onstart checks it.
 PLAN = PlanLogHandler(
-    tiles=len(BATCH_TILES),
-    request_summary=RUN_SUMMARY,
+    tiles=len(TILE_CENTRES),
+    request_summary=RUN_TILES.summary,
     products=[
         ProductSettings(
             product=product,
