@@ -6,6 +6,7 @@ import os
 import pytest
 from s3_server import CREDENTIALS
 
+from snakemake_storage_plugin_ard_s3 import listing_ranges
 from ttc_ard.destination import DestinationError, check_writable, destination_root
 
 
@@ -84,3 +85,17 @@ def test_the_s3_write_check_leaves_no_object(s3_server, monkeypatch):
     check_writable("s3://ttc-ard-write-check/ard", s3_server.endpoint_url)
     assert "Contents" not in client.list_objects_v2(Bucket="ttc-ard-write-check")
     assert any(r.method == "PUT" and "/ard/" in r.path for r in s3_server.requests)
+
+
+@pytest.mark.parametrize("first, last", [(1655, 1655), (950, 1249), (7, 12345), (1000, 1099)])
+def test_the_listing_ranges_hold_every_key_of_the_columns_as_s3_sorts_them(first, last):
+    """S3 lists keys in text order, where column 95 sorts after 1249: every key of a column
+    from ``first`` to ``last`` lies in one of the ranges, one range per digit count."""
+    ranges = listing_ranges(first, last)
+    assert len(ranges) == len(str(last)) - len(str(first)) + 1
+
+    def listed(column: int) -> bool:
+        key = f"{column}/1083/raw/misc/dem_{column}X1083Y.hkl"
+        return any(start < key < stop for start, stop in ranges)
+
+    assert all(listed(column) for column in range(first, last + 1))

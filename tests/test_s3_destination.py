@@ -143,6 +143,16 @@ def test_payloads_equal_those_of_a_local_run(s3_run, local_dest, tmp_path):
         assert np.array_equal(from_s3, local, equal_nan=True), key
 
 
+def output_of(run: subprocess.CompletedProcess) -> str:
+    """What Snakemake printed: a dry run's jobs go to stdout, its log to stderr."""
+    return run.stdout + run.stderr
+
+
+def tile_jobs(plan: str) -> list[str]:
+    """The rules of the tile jobs a plan lists."""
+    return re.findall(r"^\s*rule (dem|s1|s2):", plan, re.MULTILINE)
+
+
 def listing_requests(s3_server) -> list:
     return [r for r in s3_server.requests if r.method == "GET" and "prefix=" in r.query]
 
@@ -159,18 +169,16 @@ def test_second_run_lists_the_year_folder_once_and_asks_for_no_object(s3_run, s3
     assert {(r.method, r.path) for r in others} == {("HEAD", f"/{BUCKET}")}
 
 
-def test_a_year_folder_of_many_finished_tiles_costs_a_listing_per_1000_objects(
-    tmp_path, demo_archive, s3_server
-):
-    """The plan of a request whose tiles are all finished: Snakemake learns it from the year
-    folder's listing, paginated (1,000 keys a page), not from a request per tile folder."""
-    tiles = pd.DataFrame({"X_tile": np.arange(300) + 1000, "Y_tile": 1083})
+def finished_row_of_tiles(tmp_path, demo_archive, s3_server, bucket: str, x_tiles: range):
+    """A tile DB of one row of tiles, a request of all of them and a bucket holding all their
+    objects (ARD files and records of DEM, S1, S2): the workflow that plans them, and the keys."""
+    tiles = pd.DataFrame({"X_tile": np.array(x_tiles), "Y_tile": 1083})
     tiles["X"] = -180 + (tiles.X_tile + 0.5) / 18
     tiles["Y"] = -90 + (tiles.Y_tile + 0.5) / 18
     tiledb = tmp_path / "tiles.parquet"
     tiles[["X", "Y", "Y_tile", "X_tile"]].to_parquet(tiledb, index=False)
     client = s3_server.client()
-    client.create_bucket(Bucket="ttc-ard-many")
+    client.create_bucket(Bucket=bucket)
     products = ["dem", "s1", "s2"]
     keys = [
         f"{PREFIX}/{key}"
@@ -179,21 +187,58 @@ def test_a_year_folder_of_many_finished_tiles_costs_a_listing_per_1000_objects(
         + record_keys(2023, x_tile, y_tile, products)
     ]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda key: client.put_object(Bucket="ttc-ard-many", Key=key), keys))
+        list(pool.map(lambda key: client.put_object(Bucket=bucket, Key=key), keys))
 
     ids = [f"{x}X{y}Y" for x, y in zip(tiles.X_tile, tiles.Y_tile, strict=True)]
-    workflow = s3_workflow(tmp_path, demo_archive, ids, s3_server, "ttc-ard-many")
+    workflow = s3_workflow(tmp_path, demo_archive, ids, s3_server, bucket)
     workflow.config |= {
         "tiledb": str(tiledb),
         "source": "earth-search",
         "products": "[dem, s1, s2]",
     }
+    return workflow, keys
+
+
+def test_a_year_folder_of_many_finished_tiles_costs_a_listing_per_1000_objects(
+    tmp_path, demo_archive, s3_server
+):
+    """The plan of a request whose tiles are all finished: Snakemake learns it from the year
+    folder's listing, paginated (1,000 keys a page), not from a request per tile folder."""
+    workflow, keys = finished_row_of_tiles(
+        tmp_path, demo_archive, s3_server, "ttc-ard-many", range(1000, 1300)
+    )
     s3_server.requests.clear()
-    plan = workflow.run("-n").stderr
-    assert not re.search(r"^\s*rule (dem|s1|s2):", plan, re.MULTILINE), plan[-3000:]
+    plan = output_of(workflow.run("-n"))
+    assert tile_jobs(plan) == [], plan[-3000:]
     # 3,600 objects: four pages, where a listing per tile folder took 300 requests.
     assert len(keys) == 3600 and len(listing_requests(s3_server)) == 4
     assert all(r.method != "HEAD" or r.path == "/ttc-ard-many" for r in s3_server.requests)
+
+
+def test_a_batch_lists_only_its_strip_of_the_year_folder(tmp_path, demo_archive, s3_server):
+    """Batch 1/2 of 300 finished tiles, columns 950 to 1249: its 150 columns (1,800 objects)
+    cost three pages: 950-999 and 1000-1099 sort apart as text, and the other 1,800 objects
+    are not listed."""
+    workflow, keys = finished_row_of_tiles(
+        tmp_path, demo_archive, s3_server, "ttc-ard-strip", range(950, 1250)
+    )
+    s3_server.requests.clear()
+    plan = output_of(workflow.run("-n", batch="1/2"))
+    assert "Batch 1/2: 150 of these tiles." in plan
+    assert tile_jobs(plan) == [], plan[-3000:]
+    listings = listing_requests(s3_server)
+    assert len(keys) == 3600 and len(listings) == 3
+    markers = [unquote(r.query).split("marker=")[1].split("&")[0] for r in listings]
+    assert markers[:2] == [f"{PREFIX}/2023/raw/950/", f"{PREFIX}/2023/raw/1000/"]
+    assert all(r.method != "HEAD" or r.path == "/ttc-ard-strip" for r in s3_server.requests)
+
+    # A tile of the strip that is gone is planned, and only it: the listing names it absent.
+    client = s3_server.client()
+    gone = [key for key in keys if "/1099/1083/" in key and "/misc/dem_" in key]
+    client.delete_object(Bucket="ttc-ard-strip", Key=gone[0])
+    plan = output_of(workflow.run("-n", batch="1/2"))
+    assert tile_jobs(plan) == ["dem"], plan[-3000:]
+    assert "1099/1083" in plan
 
 
 def test_deleting_one_object_reruns_exactly_its_job(s3_run, local_dest, tmp_path):

@@ -7,17 +7,19 @@ credentials and reading are those of ``snakemake-storage-plugin-s3``; two behavi
 - :meth:`StorageObject.remove` deletes the object only. The upstream plugin also deletes the
   bucket once it is empty, and Snakemake removes a failed job's outputs, so a failed job that
   had written a tile's only output left its user without a bucket.
-- :meth:`StorageObject.inventory` lists the year's folder once (1,000 keys per request) and
-  answers every existence and modification-time question about the files below it, present
-  or absent, from that listing: a request per 1,000 objects instead of one per file (the
-  upstream plugin) or per tile folder. A request for a few tiles of a year folder holding
-  many more lists them all; with 12 objects a tile that costs more requests than one per
-  tile only when the folder holds over 80 times the requested tiles.
+- :meth:`StorageObject.inventory` lists the run's tile columns of a year folder at once (1,000
+  keys per request) and answers every existence and modification-time question about the
+  files below them, present or absent, from that listing: a request per 1,000 objects instead
+  of one per file (the upstream plugin) or per tile folder. The workflow names the run's
+  columns (``tile_columns``): a batch, a strip of the map, lists and keeps only its strip of a
+  year folder that holds the whole request's tiles.
 """
 
 from __future__ import annotations
 
+import functools
 import posixpath
+from dataclasses import dataclass, field
 
 from snakemake_interface_storage_plugins.io import IOCacheStorageInterface, Mtime
 from snakemake_storage_plugin_s3 import StorageObject as S3StorageObject
@@ -26,43 +28,96 @@ from snakemake_storage_plugin_s3 import StorageProviderSettings as S3StorageProv
 
 from ttc_ard.keys import TILE_BASE, YEAR_BASE
 
-#: Folder levels between a file and the folder its inventory lists, the year's: an ARD key is
+#: Folder levels between a file and its tile column's folder: an ARD key is
 #: ``<year folder>/<x>/<y>/raw/<product folder>/<file>`` (``ttc_ard.keys``).
-INVENTORY_LEVELS = TILE_BASE.count("/") - YEAR_BASE.count("/") + 2
+COLUMN_LEVELS = TILE_BASE.count("/") - YEAR_BASE.count("/") + 1
 
 
+@dataclass
 class StorageProviderSettings(S3StorageProviderSettings):
-    """The S3 plugin's settings (``--storage-ard-s3-endpoint-url``, ``-region``, ...)."""
+    """The S3 plugin's settings (``--storage-ard-s3-endpoint-url``, ``-region``, ...) and the
+    run's tile columns."""
+
+    tile_columns: str | None = field(
+        default=None,
+        metadata={
+            "help": "The run's tile columns per year, 'YEAR:FIRST-LAST' separated by blanks "
+            "(e.g. '2023:1600-1699'): the inventory lists their keys at once. The workflow "
+            "sets it from its run's tiles; a column outside them is listed alone.",
+            "env_var": False,
+            "required": False,
+        },
+    )
 
 
 class StorageProvider(S3StorageProvider):
     """The S3 plugin's provider: one boto3 resource from the standard credential chain."""
 
+    @functools.cached_property
+    def column_ranges(self) -> dict[str, tuple[int, int]]:
+        """Year -> (first, last) tile column of the run, from ``tile_columns``."""
+        ranges = {}
+        for item in (self.settings.tile_columns or "").split():
+            year, columns = item.split(":")
+            first, last = columns.split("-")
+            ranges[year] = (int(first), int(last))
+        return ranges
+
+
+def listing_ranges(first: int, last: int) -> list[tuple[str, str]]:
+    """The key ranges below a year folder that hold the columns ``first`` to ``last``, as
+    (start after, stop at) suffixes: one per digit count, as keys sort as text (``"95/"`` after
+    ``"1249/"``). A range also holds columns of other digit counts that sort inside it
+    (``"100/"`` and ``"10000/"`` between ``"1000/"`` and ``"1099/"``), which the listing
+    skips."""
+    ranges = []
+    for digits in range(len(str(first)), len(str(last)) + 1):
+        low, high = max(first, 10 ** (digits - 1)), min(last, 10**digits - 1)
+        # "/" sorts just before "0": every key of column `high` sorts before "<high>0".
+        ranges.append((f"{low}/", f"{high}0"))
+    return ranges
+
 
 class StorageObject(S3StorageObject):
-    def inventory_prefix(self) -> str:
-        """The key prefix listed for this object: its year folder, with a trailing slash."""
+    def column_folder(self) -> str:
+        """The key of this object's tile column folder, ``<year folder>/<x>``."""
         folder = self.key
-        for _ in range(INVENTORY_LEVELS):
+        for _ in range(COLUMN_LEVELS):
             folder = posixpath.dirname(folder)
-        return f"{folder}/" if folder else ""
+        return folder
 
     def get_inventory_parent(self) -> str:
-        return self.cache_key(self._local_suffix_from_key(self.inventory_prefix().rstrip("/")))
+        return self.cache_key(self._local_suffix_from_key(self.column_folder()))
 
     async def inventory(self, cache: IOCacheStorageInterface):
-        parent = self.get_inventory_parent()
         listed = cache.exists_in_storage.has_inventory
-        if parent in listed:
+        if self.get_inventory_parent() in listed:
             return
-        for obj in self.s3bucket().objects.filter(Prefix=self.inventory_prefix()):
-            key = self.cache_key(self._local_suffix_from_key(obj.key))
-            cache.mtime[key] = Mtime(storage=obj.last_modified.timestamp())
-            cache.size[key] = obj.size
-            cache.exists_in_storage[key] = True
-        # Snakemake's cache takes a file under an inventoried parent that the listing did not
-        # name as absent, without asking S3 again.
-        listed.add(parent)
+        column_folder = self.column_folder()
+        year_folder, column = posixpath.split(column_folder)
+        year = posixpath.basename(posixpath.dirname(year_folder))
+        first, last = self.provider.column_ranges.get(year, (None, None))
+        if first is None or not first <= int(column) <= last:
+            first = last = int(column)
+        for start, stop in listing_ranges(first, last):
+            # Marker: S3 lists the keys after it, page by page, until the loop stops.
+            found = self.s3bucket().objects.filter(
+                Prefix=f"{year_folder}/", Marker=f"{year_folder}/{start}"
+            )
+            for obj in found:
+                if obj.key >= f"{year_folder}/{stop}":
+                    break
+                x_tile = obj.key[len(year_folder) + 1 :].split("/", 1)[0]
+                if not (x_tile.isdigit() and first <= int(x_tile) <= last):
+                    continue
+                key = self.cache_key(self._local_suffix_from_key(obj.key))
+                cache.mtime[key] = Mtime(storage=obj.last_modified.timestamp())
+                cache.size[key] = obj.size
+                cache.exists_in_storage[key] = True
+        # Snakemake's cache takes a file of a listed column that the listing did not name as
+        # absent, without asking S3 again.
+        for x_tile in range(first, last + 1):
+            listed.add(self.cache_key(self._local_suffix_from_key(f"{year_folder}/{x_tile}")))
 
     def remove(self):
         self.s3obj().delete()

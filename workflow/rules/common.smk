@@ -53,16 +53,6 @@ except DestinationError as err:
     raise WorkflowError(str(err)) from None
 
 
-if DEST_ON_S3:
-
-    # Snakemake checks which outputs exist through this provider, and never downloads them:
-    # the workers write them, and no rule here reads them.
-    storage dest:
-        provider="ard-s3",
-        retrieve=False,
-        endpoint_url=config["s3_endpoint_url"] or None,
-
-
 def call_memory_mb(product):
     """Memory of each call of a product in MB, as Snakemake gives it to the product's jobs and
     so to the lithops executor: the config default, which the rule declares as its mem_mb,
@@ -145,6 +135,31 @@ check_plan_size(RUN_TILES)
 # (year, x_tile, y_tile) -> tile centre (lon, lat) of this run's tiles: the rules' tile
 # parameters.
 TILE_CENTRES = RUN_TILES.centres
+
+
+def tile_columns(tiles):
+    """The first and last tile column (X_tile) of ``tiles`` per year, as the ard-s3 storage
+    provider takes them: 'YEAR:FIRST-LAST' separated by blanks."""
+    columns = {}
+    for year, x_tile, _ in tiles:
+        first, last = columns.get(year, (x_tile, x_tile))
+        columns[year] = (min(first, x_tile), max(last, x_tile))
+    return " ".join(
+        f"{year}:{first}-{last}" for year, (first, last) in sorted(columns.items())
+    )
+
+
+if DEST_ON_S3:
+
+    # Snakemake checks which outputs exist through this provider, and never downloads them:
+    # the workers write them, and no rule here reads them. It lists the run's tile columns
+    # only: a batch's strip of a year folder that may hold many more tiles.
+    storage dest:
+        provider="ard-s3",
+        retrieve=False,
+        endpoint_url=config["s3_endpoint_url"] or None,
+        tile_columns=tile_columns(TILE_CENTRES),
+
 
 # Prints the plan when Snakemake logs its job counts, in dry and real runs; onstart checks it.
 PLAN = PlanLogHandler(
