@@ -103,7 +103,7 @@ for product in config["products"]:
 
 def check_plan_size(run_tiles):
     """Refuse to plan more than max_plan_tiles tiles in one run (planning 10,000 takes 1.5
-    minutes and 1 GB, and both grow with the tiles): the error names the batches to run
+    minutes and 0.9 GB, and both grow with the tiles): the error names the batches to run
     instead."""
     most = config["max_plan_tiles"]
     tiles = len(run_tiles.centres)
