@@ -2,7 +2,7 @@
 file graph, side by side in one run.
 
     .venv/bin/python bench/plan.py [--sizes 1000 10000] [--tiledb PATH | --generated]
-        [--seed 15]
+        [--seed 15] [--s3]
 
 For each size, tiles are drawn with a fixed seed from the full tile DB (``--tiledb``, default
 ``../shared/data/tiledb.parquet``) when it is there, or else (or with ``--generated``) from a
@@ -10,7 +10,9 @@ generated table of the same columns (the workflow is then given only the drawn r
 tile DB). Then, each in a fresh process:
 
 - the workflow: ``snakemake -n`` with ``source=earth-search``, an empty local destination and
-  the shipped profile, as a user plans a run;
+  the shipped profile, as a user plans a run; with ``--s3``, an empty bucket on moto's S3
+  server on loopback instead, as a run on Lambda plans (Snakemake then checks every file
+  through the ard-s3 storage plugin);
 - the floor: a bare Snakefile whose three rules (dem, s1, s2) write the same files per tile
   (the contract's 9 and the 3 QA records) with ``touch``, one ``all`` rule asking for them, no
   plugin, no checks.
@@ -27,6 +29,7 @@ tiles.
 import argparse
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -41,6 +44,11 @@ from ttc_ard.keys import key_patterns, record_pattern
 from ttc_ard.request import batch_of
 
 REPO = Path(__file__).resolve().parents[1]
+# The tests' S3 server: moto on loopback, with the credentials it takes.
+sys.path.insert(0, str(REPO / "tests"))
+from s3_server import CREDENTIALS, S3Server  # noqa: E402
+
+BUCKET = "ttc-ard-bench"
 FULL_TILEDB = REPO.parent / "shared/data/tiledb.parquet"
 PRODUCTS = ("dem", "s1", "s2")
 YEAR = 2023
@@ -107,7 +115,7 @@ def floor_snakefile() -> str:
     return FLOOR_SNAKEFILE.format(year=YEAR, patterns=every) + rules
 
 
-def timed(command: list[str], folder: Path) -> tuple[float, int]:
+def timed(command: list[str], folder: Path, env: dict[str, str]) -> tuple[float, int]:
     """Wall seconds and peak resident MB of ``command`` run in ``folder``; stops the bench with
     its output if it fails. The peak is the process's own high-water mark (VmHWM, which exec
     starts afresh), read while it runs: ``ru_maxrss`` of a forked child also counts the pages
@@ -115,7 +123,9 @@ def timed(command: list[str], folder: Path) -> tuple[float, int]:
     output = folder / "output.txt"
     started = time.perf_counter()
     with output.open("w") as sink:
-        process = subprocess.Popen(command, cwd=folder, stdout=sink, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, cwd=folder, stdout=sink, stderr=subprocess.STDOUT, env=os.environ | env
+        )
         peak_kb = 0
         while process.poll() is None:
             peak_kb = max(peak_kb, high_water_kb(process.pid))
@@ -137,12 +147,16 @@ def high_water_kb(pid: int) -> int:
 
 
 def plan_workflow(
-    tiles: pd.DataFrame, tiledb: Path, folder: Path, batches: int
+    tiles: pd.DataFrame, tiledb: Path, folder: Path, batches: int, s3: S3Server | None
 ) -> tuple[float, int]:
     request = folder / "request.json"
     ids = [f"{x}X{y}Y" for x, y in zip(tiles.X_tile, tiles.Y_tile, strict=True)]
     request.write_text(json.dumps({"bench": {str(YEAR): {"missing_tiles": ids}}}))
     lithops = str(REPO / "config/lithops/localhost.yaml")
+    # An empty destination: a folder, or a prefix of the S3 server's bucket.
+    dest = [f"dest={folder / 'dest'}"]
+    if s3:
+        dest = [f"dest=s3://{BUCKET}/{folder.parent.name}", f"s3_endpoint_url={s3.endpoint_url}"]
     command = [
         str(Path(sys.executable).parent / "snakemake"),
         "-n",
@@ -156,12 +170,12 @@ def plan_workflow(
         f"request={request}",
         f"tiledb={tiledb}",
         "source=earth-search",
-        f"dest={folder / 'dest'}",
+        *dest,
         f"lithops_config={json.dumps({'eu-central-1': lithops, 'us-west-2': lithops})}",
     ]
     if batches > 1:
         command += [f"batch=1/{batches}"]
-    return timed(command, folder)
+    return timed(command, folder, CREDENTIALS if s3 else {})
 
 
 def plan_floor(tiles: pd.DataFrame, folder: Path, batches: int) -> tuple[float, int]:
@@ -178,7 +192,7 @@ def plan_floor(tiles: pd.DataFrame, folder: Path, batches: int) -> tuple[float, 
         "--config",
         "tiles=tiles.json",
     ]
-    return timed(command, folder)
+    return timed(command, folder, {})
 
 
 def main() -> None:
@@ -189,11 +203,19 @@ def main() -> None:
         "--generated", action="store_true", help="draw from a generated table, not the tile DB"
     )
     parser.add_argument("--seed", type=int, default=15)
+    parser.add_argument(
+        "--s3", action="store_true", help="plan the workflow into S3 (moto on loopback)"
+    )
     args = parser.parse_args()
+    s3 = S3Server() if args.s3 else None
+    if s3:
+        s3.client().create_bucket(Bucket=BUCKET)
     if args.generated or not args.tiledb.exists():
         args.tiledb = None
     source = args.tiledb or "a generated table of the tile DB's columns"
     print(f"tiles drawn with seed {args.seed} from {source}")
+    if s3:
+        print(f"workflow destination: s3://{BUCKET}/<scratch folder> on {s3.endpoint_url}")
     print(f"{'tiles':>7} {'batch':>6} {'jobs':>7} {'workflow s':>10} {'floor s':>8} {'ratio':>6} "
           f"{'workflow MB':>11} {'floor MB':>8} {'ratio':>6}")  # fmt: skip
     for size in args.sizes:
@@ -207,7 +229,7 @@ def main() -> None:
                 tiledb = folder / "tiledb.parquet"
                 tiles.to_parquet(tiledb)
             batches = math.ceil(size / MAX_PLAN_TILES)
-            ours = plan_workflow(tiles, tiledb, folder / "workflow", batches)
+            ours = plan_workflow(tiles, tiledb, folder / "workflow", batches, s3)
             floor = plan_floor(tiles, folder / "floor", batches)
         jobs = 3 * math.ceil(size / batches) + 3
         print(
