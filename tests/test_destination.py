@@ -1,12 +1,19 @@
 """Destination roots: their form, and the write check that runs before any job."""
 
 import getpass
+import logging
 import os
+from pathlib import Path
 
 import pytest
 from s3_server import CREDENTIALS
 
-from snakemake_storage_plugin_ard_s3 import listing_ranges
+from snakemake_storage_plugin_ard_s3 import (
+    StorageProvider,
+    StorageProviderSettings,
+    listing_ranges,
+    tile_columns,
+)
 from ttc_ard.destination import DestinationError, check_writable, destination_root
 
 
@@ -99,3 +106,16 @@ def test_the_listing_ranges_hold_every_key_of_the_columns_as_s3_sorts_them(first
         return any(start < key < stop for start, stop in ranges)
 
     assert all(listed(column) for column in range(first, last + 1))
+
+
+def test_the_provider_lists_each_year_from_the_first_to_the_last_column_of_the_run():
+    tiles = [(2023, 1700, 1083), (2023, 950, 1090), (2024, 12, 1), (2023, 1200, 1)]
+    provider = StorageProvider(
+        logger=logging.getLogger(__name__),
+        local_prefix=Path(".snakemake/storage/ard-s3"),
+        settings=StorageProviderSettings(tile_columns=tile_columns(tiles)),
+        keep_local=False,
+        retrieve=False,
+        is_default=False,
+    )
+    assert provider.column_ranges == {"2023": (950, 1700), "2024": (12, 12)}

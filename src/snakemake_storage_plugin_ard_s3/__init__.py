@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from snakemake_interface_storage_plugins.io import IOCacheStorageInterface, Mtime
@@ -50,12 +51,22 @@ class StorageProviderSettings(S3StorageProviderSettings):
     )
 
 
+def tile_columns(tiles: Iterable[tuple[int, int, int]]) -> str:
+    """The ``tile_columns`` setting of a run of ``tiles`` (year, x_tile, y_tile): the first and
+    last tile column of each year."""
+    columns: dict[int, tuple[int, int]] = {}
+    for year, x_tile, _ in tiles:
+        first, last = columns.get(year, (x_tile, x_tile))
+        columns[year] = (min(first, x_tile), max(last, x_tile))
+    return " ".join(f"{year}:{first}-{last}" for year, (first, last) in sorted(columns.items()))
+
+
 class StorageProvider(S3StorageProvider):
     """The S3 plugin's provider: one boto3 resource from the standard credential chain."""
 
     @functools.cached_property
     def column_ranges(self) -> dict[str, tuple[int, int]]:
-        """Year -> (first, last) tile column of the run, from ``tile_columns``."""
+        """Year -> (first, last) tile column of the run, from the ``tile_columns`` setting."""
         ranges = {}
         for item in (self.settings.tile_columns or "").split():
             year, columns = item.split(":")

@@ -14,6 +14,7 @@ from snakemake_executor_plugin_lithops.lithops_config import (
     lithops_backend,
     load_lithops_config,
 )
+from snakemake_storage_plugin_ard_s3 import tile_columns
 from ttc_ard.destination import (
     DestinationError,
     check_bucket,
@@ -135,18 +136,6 @@ check_plan_size(RUN_TILES)
 # (year, x_tile, y_tile) -> tile centre (lon, lat) of this run's tiles: the rules' tile
 # parameters.
 TILE_CENTRES = RUN_TILES.centres
-
-
-def tile_columns(tiles):
-    """The first and last tile column (X_tile) of ``tiles`` per year, as the ard-s3 storage
-    provider takes them: 'YEAR:FIRST-LAST' separated by blanks."""
-    columns = {}
-    for year, x_tile, _ in tiles:
-        first, last = columns.get(year, (x_tile, x_tile))
-        columns[year] = (min(first, x_tile), max(last, x_tile))
-    return " ".join(
-        f"{year}:{first}-{last}" for year, (first, last) in sorted(columns.items())
-    )
 
 
 if DEST_ON_S3:
