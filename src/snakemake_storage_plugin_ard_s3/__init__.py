@@ -118,8 +118,9 @@ class StorageObject(S3StorageObject):
             found = self.s3bucket().objects.filter(
                 Prefix=f"{year_folder}/", Marker=f"{year_folder}/{start}"
             )
+            stop_key = f"{year_folder}/{stop}"
             for obj in found:
-                if obj.key >= f"{year_folder}/{stop}":
+                if obj.key >= stop_key:
                     break
                 x_tile = obj.key[len(year_folder) + 1 :].split("/", 1)[0]
                 if not (x_tile.isdigit() and first <= int(x_tile) <= last):
