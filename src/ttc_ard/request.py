@@ -288,9 +288,6 @@ def _lookup(
         return _empty_tiles(), pairs
     wanted = pd.DataFrame(fits, columns=["Year", "X_tile", "Y_tile"], dtype="int64")
     rows = _read_rows(tiledb_path, wanted.X_tile.to_numpy(), wanted.Y_tile.to_numpy())
-    # Arrow's allocator keeps the pages of the read (~100 MB of the full DB) for reuse; the
-    # workflow builds its DAG beside them, so give them back to the system now.
-    pa.default_memory_pool().release_unused()
     # A left join on unique right keys keeps the left rows and their order.
     found = wanted.merge(rows, on=["X_tile", "Y_tile"], how="left", indicator=True)
     missing = (found["_merge"] == "left_only").to_numpy()
